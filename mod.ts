@@ -42,8 +42,8 @@ export {
   ClientClosedError,
   ConnectionError,
   DecodeError,
-  type DecryptionFailure,
   DecryptionError,
+  type DecryptionFailure,
   ForbiddenError,
   NotFoundError,
   ResponseError,
@@ -53,3 +53,11 @@ export {
   UnauthorizedError,
   UnreadableKeyError,
 } from "./src/errors.ts";
+export {
+  type ChangeAction,
+  type SubscribeOptions,
+  Subscription,
+  type SubscriptionEvent,
+  type SubscriptionState,
+} from "./src/sse/subscription.ts";
+export { Watch, type WatchEvent, type WatchOptions } from "./src/sse/watch.ts";

@@ -23,8 +23,13 @@ import {
   type SetOptions,
 } from "./options.ts";
 import { type CompleteResponse, type RequestSpec, Transport } from "./transport.ts";
+import { type SubscribeOptions, Subscription } from "./sse/subscription.ts";
+import { Watch, type WatchOptions } from "./sse/watch.ts";
 import { decodeUtf8, utf8 } from "./utf8.ts";
 import { ValueCipher } from "./value_cipher.ts";
+
+/** A key no route shadows, asked for with HEAD only to check a token. */
+const AUTH_PROBE_KEY = "stash-client-auth-probe";
 
 /** What {@link Client.set} reports. */
 export interface SetResult {
@@ -140,8 +145,7 @@ export class Client {
     // fetch sends only views of plain ArrayBuffers; copy a view of a SharedArrayBuffer.
     else if (value instanceof Uint8Array) {
       body = value.buffer instanceof ArrayBuffer ? value : value.slice();
-    }
-    else throw new TypeError(`value must be a string or a Uint8Array, received ${typeof value}`);
+    } else throw new TypeError(`value must be a string or a Uint8Array, received ${typeof value}`);
     if (this.#cipher) body = await this.#cipher.encrypt(body, { method: "PUT", key });
     const response = await this.#send({
       method: "PUT",
@@ -188,12 +192,25 @@ export class Client {
     if (prefix !== undefined && typeof prefix !== "string") {
       throw new TypeError(`prefix must be a string, received ${typeof prefix}`);
     }
-    const response = await this.#send({
-      method: "GET",
-      path: "/kv/",
-      query: prefix ? { prefix } : undefined,
-      accept: [200],
-    }, options);
+    let response: CompleteResponse;
+    try {
+      response = await this.#send({
+        method: "GET",
+        path: "/kv/",
+        query: prefix ? { prefix } : undefined,
+        accept: [200],
+      }, options);
+    } catch (error) {
+      // With auth on, Stash answers 401 instead of an empty list when the caller may read none
+      // of the matching keys. A HEAD tells that apart from a refused token: only a refused
+      // token gets 401 there too.
+      if (!(error instanceof UnauthorizedError)) throw error;
+      await this.#send({ method: "HEAD", path: `/kv/${AUTH_PROBE_KEY}`, accept: [200, 403, 404] }, options)
+        .catch(() => {
+          throw error;
+        });
+      return [];
+    }
     return parseKeyList(new TextDecoder().decode(response.body), { method: "GET" });
   }
 
@@ -201,19 +218,59 @@ export class Client {
   async info(key: string, options?: CallOptions): Promise<KeyInfo> {
     checkKey(key);
     const stored = normalizeKey(key);
-    let items: KeyInfo[];
-    try {
-      items = await this.list(stored, options);
-    } catch (error) {
-      // With auth on, Stash answers 401 to a list in which the caller may read nothing;
-      // a HEAD of the key tells "not found" and "forbidden" from a refused token.
-      if (!(error instanceof UnauthorizedError)) throw error;
-      await this.#send({ method: "HEAD", key, path: `/kv/${encodeKeyPath(key)}`, accept: [] }, options);
-      throw error;
-    }
-    const found = items.find((item) => item.key === stored);
+    const found = (await this.list(stored, options)).find((item) => item.key === stored);
     if (!found) throw new NotFoundError(key, { method: "GET" });
     return found;
+  }
+
+  /**
+   * Change notifications for one key (normalised as the server does for writes).
+   *
+   * @example
+   * ```ts ignore
+   * for await (const change of client.subscribe("app/config")) {
+   *   console.log(change.action, change.key, change.timestamp);
+   * }
+   * ```
+   */
+  subscribe(key: string, options?: SubscribeOptions): Subscription {
+    checkKey(key);
+    const stored = normalizeKey(key);
+    return this.#subscribe(encodeKeyPath(stored), stored, options);
+  }
+
+  /** Change notifications for every key under `prefix`, whole segments only (`app` covers `app/x`, not `apple`). */
+  subscribePrefix(prefix: string, options?: SubscribeOptions): Subscription {
+    checkKey(prefix, "prefix");
+    const stored = normalizeKey(prefix);
+    return this.#subscribe(`${encodeKeyPath(stored)}/*`, `${stored}/*`, options);
+  }
+
+  /** Change notifications for every key. */
+  subscribeAll(options?: SubscribeOptions): Subscription {
+    return this.#subscribe("*", "*", options);
+  }
+
+  /**
+   * A live view of every key under `prefix` (whole segments) that never misses a change:
+   * readable synchronously with `get(key)` and `entries()`, and async iterable for its changes.
+   *
+   * @example
+   * ```ts ignore
+   * using view = client.watch("app");
+   * await view.ready;
+   * console.log(view.get("app/config"));
+   * for await (const change of view) console.log(change.action, change.key, change.value);
+   * ```
+   */
+  watch(prefix: string, options?: WatchOptions): Watch {
+    checkKey(prefix, "prefix");
+    const stored = normalizeKey(prefix);
+    return new Watch({
+      subscribe: (subscribeOptions) => this.subscribePrefix(stored, subscribeOptions),
+      list: (listPrefix, callOptions) => this.list(listPrefix, callOptions),
+      get: (key, callOptions) => this.get(key, callOptions),
+    }, stored, options);
   }
 
   /** Resolves when the server answers its health check with `pong`. */
@@ -244,6 +301,17 @@ export class Client {
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
+  }
+
+  #subscribe(path: string, topic: string, options?: SubscribeOptions): Subscription {
+    if (this.closed) throw new ClientClosedError({ method: "GET", key: topic });
+    const transport = this.#transport;
+    return new Subscription({
+      topic,
+      lifetime: this.#lifetime.signal,
+      open: (signal) =>
+        transport.open({ method: "GET", key: topic, path: `/kv/subscribe/${path}`, accept: [200] }, signal),
+    }, options);
   }
 
   #read(

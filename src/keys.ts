@@ -9,7 +9,8 @@ import { UnreadableKeyError } from "./errors.ts";
 
 // Go's strings.TrimSpace (unicode.IsSpace): JavaScript's trim() differs (it trims U+FEFF,
 // keeps U+0085), so the set is spelled out.
-const GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const GO_SPACE =
+  "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const LEADING_SPACE = new RegExp(`^[${GO_SPACE}]+`);
 const TRAILING_SPACE = new RegExp(`[${GO_SPACE}]+$`);
 
@@ -50,7 +51,9 @@ export function checkKey(key: unknown, what = "key"): string {
   }
   for (const segment of key.split("/")) {
     if (segment === "") {
-      throw new TypeError(`${what} "${key}" has an empty segment (leading, trailing or double "/")`);
+      throw new TypeError(
+        `${what} "${key}" has an empty segment (leading, trailing or double "/")`,
+      );
     }
     if (segment === "." || segment === "..") {
       throw new TypeError(

@@ -144,7 +144,9 @@ export function resolveOptions(baseUrl: unknown, options: unknown): ResolvedOpti
     zkWasm !== undefined &&
     !(zkWasm?.argon2 instanceof WebAssembly.Module && zkWasm?.blake2b instanceof WebAssembly.Module)
   ) {
-    throw new TypeError("zkWasm must be { argon2: WebAssembly.Module, blake2b: WebAssembly.Module }");
+    throw new TypeError(
+      "zkWasm must be { argon2: WebAssembly.Module, blake2b: WebAssembly.Module }",
+    );
   }
   let headers: Headers;
   try {
@@ -164,7 +166,11 @@ export function resolveOptions(baseUrl: unknown, options: unknown): ResolvedOpti
     zkWasm,
     fetch: fetchFn as FetchLike,
     headers,
-    maxResponseSize: positive("maxResponseSize", o.maxResponseSize ?? DEFAULTS.maxResponseSize, "bytes"),
+    maxResponseSize: positive(
+      "maxResponseSize",
+      o.maxResponseSize ?? DEFAULTS.maxResponseSize,
+      "bytes",
+    ),
   };
 }
 

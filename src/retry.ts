@@ -17,7 +17,12 @@ export function isRetryableStatus(status: number): boolean {
  * capped at `max`, with "equal jitter" (half fixed, half random) so clients that failed
  * together do not come back together.
  */
-export function backoffDelay(retry: number, base: number, max: number, random = Math.random): number {
+export function backoffDelay(
+  retry: number,
+  base: number,
+  max: number,
+  random = Math.random,
+): number {
   const ceiling = Math.min(max, base * 2 ** retry);
   return ceiling / 2 + random() * (ceiling / 2);
 }

@@ -87,7 +87,10 @@ export class Transport {
         this.#throwIfStopped(spec, context);
         const timedOut = error instanceof AttemptTimeout;
         if (last) throw connectionError(error, timedOut, attempt + 1, spec);
-        await sleep(backoffDelay(attempt, retryDelay, maxRetryDelay), anySignal(spec.signal, lifetime))
+        await sleep(
+          backoffDelay(attempt, retryDelay, maxRetryDelay),
+          anySignal(spec.signal, lifetime),
+        )
           .catch(() => this.#throwIfStopped(spec, context));
         continue;
       }

@@ -44,7 +44,10 @@ export class ValueCipher {
   }
 
   /** Encrypts a value into the ASCII bytes of its `$ZK$` envelope. */
-  async encrypt(plaintext: Uint8Array, context: { method: string; key: string }): Promise<Uint8Array> {
+  async encrypt(
+    plaintext: Uint8Array,
+    context: { method: string; key: string },
+  ): Promise<Uint8Array> {
     const codec = await this.#load(context);
     return await codec.encrypt(plaintext, context);
   }
@@ -67,7 +70,11 @@ export class ValueCipher {
   #load(context: { method: string; key: string }): Promise<ZkCodec> {
     if (this.#closed) {
       return Promise.reject(
-        new DecryptionError("closed", "the client is closed: its encryption key was wiped", context),
+        new DecryptionError(
+          "closed",
+          "the client is closed: its encryption key was wiped",
+          context,
+        ),
       );
     }
     this.#codec ??= import("./zk/codec.ts").then(({ ZkCodec }) =>

@@ -52,8 +52,15 @@ Deno.test("parseKeyList() rejects malformed bodies with a ResponseError", () => 
     created_at: "2026-01-04T10:30:00Z",
     updated_at: "2026-01-04T10:30:00Z",
   };
-  const bad = ["{", "{}", "1", "[1]", JSON.stringify([{ ...item, size: -1 }]),
-    JSON.stringify([{ ...item, updated_at: "later" }]), JSON.stringify([{ ...item, secret: "no" }])];
+  const bad = [
+    "{",
+    "{}",
+    "1",
+    "[1]",
+    JSON.stringify([{ ...item, size: -1 }]),
+    JSON.stringify([{ ...item, updated_at: "later" }]),
+    JSON.stringify([{ ...item, secret: "no" }]),
+  ];
   for (const body of bad) {
     assert.throws(() => parseKeyList(body, { method: "GET" }), ResponseError, body);
   }

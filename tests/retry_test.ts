@@ -11,15 +11,23 @@ Deno.test("backoffDelay() doubles from the base, caps at the maximum, and jitter
 
 Deno.test("isRetryableStatus() is true for 408, 429 and 500/502/503/504 only", () => {
   const retryable = [];
-  for (let status = 100; status < 600; status++) if (isRetryableStatus(status)) retryable.push(status);
+  for (let status = 100; status < 600; status++) {
+    if (isRetryableStatus(status)) retryable.push(status);
+  }
   assert.deepEqual(retryable, [408, 429, 500, 502, 503, 504]);
 });
 
 Deno.test("serverDelay() reads Retry-After seconds and dates, then RateLimit-Reset", () => {
   assert.equal(serverDelay(new Headers({ "Retry-After": "3" })), 3000);
   const now = Date.parse("2026-01-04T10:30:00Z");
-  assert.equal(serverDelay(new Headers({ "Retry-After": "Sun, 04 Jan 2026 10:30:05 GMT" }), now), 5000);
-  assert.equal(serverDelay(new Headers({ "Retry-After": "Sun, 04 Jan 2026 10:29:00 GMT" }), now), 0);
+  assert.equal(
+    serverDelay(new Headers({ "Retry-After": "Sun, 04 Jan 2026 10:30:05 GMT" }), now),
+    5000,
+  );
+  assert.equal(
+    serverDelay(new Headers({ "Retry-After": "Sun, 04 Jan 2026 10:29:00 GMT" }), now),
+    0,
+  );
   assert.equal(serverDelay(new Headers({ "RateLimit-Reset": "1" })), 1000);
   assert.equal(serverDelay(new Headers({ "Retry-After": "soon" })), undefined);
   assert.equal(serverDelay(new Headers()), undefined);

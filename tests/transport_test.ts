@@ -183,7 +183,9 @@ Deno.test("close() rejects calls in flight and later calls with ClientClosedErro
 });
 
 Deno.test("redirects are not followed, so the token never travels to another origin", async () => {
-  const fake = fakeFetch(new Response(null, { status: 301, headers: { location: "http://evil.test/kv/k" } }));
+  const fake = fakeFetch(
+    new Response(null, { status: 301, headers: { location: "http://evil.test/kv/k" } }),
+  );
   using c = client(fake.fetch, { token: "tok-123" });
   const error = await rejection(c.get("k"), ResponseError);
   assert.equal(error.status, 301);

@@ -93,6 +93,7 @@ const DEFAULT_MAX_BUFFER_SIZE = 1024 * 1024;
 const LF = 0x0a;
 const SPACE = 0x20;
 const COLON = 0x3a;
+const BOM = 0xfeff;
 
 /**
  * Creates a parser that turns the bytes of an event stream into events.
@@ -133,7 +134,11 @@ export function createSseParser(options: SseParserOptions): SseParser {
   }
 
   // Per-stream state (cleared by end()).
-  let decoder = new TextDecoder(); // strips a BOM at the start of the stream only
+  // The BOM is handled here: Deno 2's streaming TextDecoder, left to do it, also drops a BOM
+  // that starts the output of a later decode() call when the stream itself had none.
+  let decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  /** No character of the stream has been decoded yet: a BOM now is skipped. */
+  let atStart = true;
   /** Fragments of the unterminated line, joined once its end arrives (no O(n²) re-scans). */
   const pending: string[] = [];
   let pendingLength = 0;
@@ -225,7 +230,7 @@ export function createSseParser(options: SseParserOptions): SseParser {
       case "retry":
         if (onRetry !== undefined && isAsciiDigits(value)) onRetry(Number(value));
         break;
-      // "data" and "event" were handled above; other names are ignored.
+        // "data" and "event" were handled above; other names are ignored.
     }
   }
 
@@ -265,6 +270,10 @@ export function createSseParser(options: SseParserOptions): SseParser {
       return;
     }
     let pos = 0;
+    if (atStart) {
+      atStart = false;
+      if (text.charCodeAt(0) === BOM) pos = 1;
+    }
     if (skipLeadingLF) {
       skipLeadingLF = false;
       if (text.charCodeAt(0) === LF) pos = 1;
@@ -275,8 +284,8 @@ export function createSseParser(options: SseParserOptions): SseParser {
 
     if (pendingLength !== 0 || pending.length !== 0) {
       if (lf === -1 && cr === -1) {
-        pending.push(text);
-        pendingLength += length;
+        pending.push(pos === 0 ? text : text.slice(pos));
+        pendingLength += length - pos;
         if (pendingLength > maxBufferSize) fail();
         broken = false;
         return;
@@ -292,6 +301,43 @@ export function createSseParser(options: SseParserOptions): SseParser {
       if (end === cr) {
         if (pos === length) skipLeadingLF = true;
         else if (text.charCodeAt(pos) === LF) pos++;
+      }
+    }
+
+    if (cr === -1) {
+      // No CR in this chunk (the usual case): a tighter loop with the event fields inlined.
+      if (lf !== -1 && lf < pos) lf = text.indexOf("\n", pos);
+      while (lf !== -1) {
+        if (lf === pos) {
+          dispatch();
+        } else if (
+          text.charCodeAt(pos) === 0x64 && text.charCodeAt(pos + 1) === 0x61 &&
+          text.charCodeAt(pos + 2) === 0x74 && text.charCodeAt(pos + 3) === 0x61 &&
+          text.charCodeAt(pos + 4) === COLON
+        ) { // "data:"
+          if (lf - pos > maxBufferSize) fail();
+          const from = text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5;
+          const value = from < lf ? text.slice(from, lf) : "";
+          if (hasData) {
+            if (data.length + 1 + value.length > maxBufferSize) fail();
+            data = data + "\n" + value;
+          } else {
+            data = value;
+            hasData = true;
+          }
+        } else if (
+          text.charCodeAt(pos) === 0x65 && text.charCodeAt(pos + 1) === 0x76 &&
+          text.charCodeAt(pos + 2) === 0x65 && text.charCodeAt(pos + 3) === 0x6e &&
+          text.charCodeAt(pos + 4) === 0x74 && text.charCodeAt(pos + 5) === COLON
+        ) { // "event:"
+          if (lf - pos > maxBufferSize) fail();
+          const from = text.charCodeAt(pos + 6) === SPACE ? pos + 7 : pos + 6;
+          eventType = from < lf ? text.slice(from, lf) : "";
+        } else {
+          processLine(text, pos, lf);
+        }
+        pos = lf + 1;
+        lf = text.indexOf("\n", pos);
       }
     }
 
@@ -323,7 +369,8 @@ export function createSseParser(options: SseParserOptions): SseParser {
   }
 
   function end(): void {
-    decoder = new TextDecoder();
+    decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+    atStart = true;
     pending.length = 0;
     pendingLength = 0;
     skipLeadingLF = false;

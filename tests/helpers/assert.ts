@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 
 /** Awaits a rejection of type `type` and returns the error for further checks. */
 // deno-lint-ignore no-explicit-any
-export async function rejection<T>(promise: Promise<unknown>, type: new (...args: any[]) => T): Promise<T> {
+export async function rejection<T>(
+  promise: Promise<unknown>,
+  type: new (...args: any[]) => T,
+): Promise<T> {
   try {
     await promise;
   } catch (error) {

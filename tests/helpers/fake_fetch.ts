@@ -22,7 +22,12 @@ export function fakeFetch(...replies: Reply[]): FakeFetch {
     async fetch(input, init) {
       const request = new Request(input, init);
       const body = new Uint8Array(await request.arrayBuffer());
-      calls.push({ method: request.method, url: new URL(request.url), headers: request.headers, body });
+      calls.push({
+        method: request.method,
+        url: new URL(request.url),
+        headers: request.headers,
+        body,
+      });
       const reply = replies[Math.min(calls.length - 1, replies.length - 1)];
       if (reply instanceof Error) throw reply;
       if (typeof reply === "function") return await reply(request);

@@ -1,0 +1,250 @@
+/**
+ * A subscription to Stash change events: one long-lived HTTP stream, parsed as it arrives,
+ * reconnected with backoff when it ends, and ended for good on a status a retry cannot cure.
+ *
+ * @module
+ */
+
+import "../dispose.ts";
+import type { StashError } from "../errors.ts";
+import { parseTimestamp } from "../key_info.ts";
+import { sleep } from "../retry.ts";
+import { errorForStatus } from "../status.ts";
+import { createSseParser } from "./parser.ts";
+
+/** What happened to a key. */
+export type ChangeAction = "create" | "update" | "delete";
+
+/** One change notification. */
+export interface SubscriptionEvent {
+  /** The key that changed, as stored (normalised). */
+  key: string;
+  /** What happened to it. */
+  action: ChangeAction;
+  /** When it happened, to the second (the server's precision). */
+  timestamp: Date;
+}
+
+/** A subscription's connection state, reported to {@link SubscribeOptions.onStateChange}. */
+export type SubscriptionState =
+  | { state: "connecting" }
+  | { state: "connected" }
+  | { state: "reconnecting"; delay: number; attempt: number; error?: unknown }
+  | { state: "closed"; error?: StashError };
+
+/** Options of `subscribe`, `subscribePrefix` and `subscribeAll`. */
+export interface SubscribeOptions {
+  /** Ends the subscription when aborted. */
+  signal?: AbortSignal;
+  /**
+   * Called on every change of connection state. A Stash stream sends nothing until its first
+   * event, so "connected" is reported with the first event after each (re)connect.
+   * @default {undefined}
+   */
+  onStateChange?: (state: SubscriptionState) => void;
+  /**
+   * First reconnection delay in milliseconds; it doubles per failed attempt (with ±20%
+   * jitter) and returns to this value after a connection that delivered events. A server's
+   * `retry:` field replaces it.
+   * @default {1000}
+   */
+  reconnectDelay?: number;
+  /**
+   * Longest reconnection delay in milliseconds.
+   * @default {30000}
+   */
+  maxReconnectDelay?: number;
+}
+
+/** How a subscription reaches the server; provided by the client. */
+export interface StreamSource {
+  /** Opens the stream; the promise settles when the server sends headers (its first event). */
+  open(signal: AbortSignal): Promise<Response>;
+  /** Aborted when the client closes. */
+  lifetime: AbortSignal;
+  /** The key or topic, for errors. */
+  topic: string;
+}
+
+const ACTIONS = new Set(["create", "update", "delete"]);
+
+/**
+ * Change notifications for a key, a prefix or every key: an async iterable that reconnects by
+ * itself. Close it with `break`, {@link Subscription.close}, `using`, or the `signal` option;
+ * each ends the HTTP stream. Events that happen while it is disconnected are lost (Stash keeps
+ * no history): use `Client.watch` for a view that never misses a change.
+ */
+export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposable, AsyncDisposable {
+  #source: StreamSource;
+  #options: SubscribeOptions;
+  #controller = new AbortController();
+  #unlink: () => void;
+  #state: SubscriptionState = { state: "connecting" };
+  #iterating = false;
+  #malformed = 0;
+  #firstConnection: Promise<Response>;
+
+  /** Starts connecting at once; use the client's `subscribe*` methods to create one. */
+  constructor(source: StreamSource, options: SubscribeOptions = {}) {
+    this.#source = source;
+    this.#options = options;
+    const stop = () => this.close();
+    const signals = [options.signal, source.lifetime].filter((s): s is AbortSignal => !!s);
+    for (const signal of signals) signal.addEventListener("abort", stop, { once: true });
+    this.#unlink = () => signals.forEach((signal) => signal.removeEventListener("abort", stop));
+    this.#firstConnection = this.#open();
+    if (signals.some((signal) => signal.aborted)) this.close();
+  }
+
+  /** The current connection state. */
+  get state(): SubscriptionState {
+    return this.#state;
+  }
+
+  /** How many `change` events were malformed and skipped. */
+  get malformedEvents(): number {
+    return this.#malformed;
+  }
+
+  /** True once the subscription has ended. */
+  get closed(): boolean {
+    return this.#controller.signal.aborted;
+  }
+
+  /** Ends the subscription and its HTTP stream. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.#controller.abort();
+    this.#unlink();
+    if (this.#state.state !== "closed") this.#setState({ state: "closed" });
+  }
+
+  /** Closes the subscription at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Closes the subscription at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  /** The events, in order. A subscription has one consumer: a second iteration throws. */
+  [Symbol.asyncIterator](): AsyncIterator<SubscriptionEvent> {
+    if (this.#iterating) throw new TypeError("a subscription can be iterated only once");
+    this.#iterating = true;
+    return this.#run();
+  }
+
+  async *#run(): AsyncGenerator<SubscriptionEvent> {
+    const base = this.#options.reconnectDelay ?? 1000;
+    const max = this.#options.maxReconnectDelay ?? 30_000;
+    let serverRetry: number | undefined;
+    let failures = 0;
+    let pending: Promise<Response> | undefined = this.#firstConnection;
+    try {
+      while (!this.closed) {
+        let error: unknown;
+        let delivered = false;
+        try {
+          const response = await (pending ?? this.#open());
+          pending = undefined;
+          if (response.status !== 200) {
+            const failure = await this.#failure(response);
+            if (isFatalStatus(response.status)) {
+              this.#setState({ state: "closed", error: failure });
+              throw failure;
+            }
+            error = failure;
+          } else {
+            this.#setState({ state: "connected" });
+            const events: SubscriptionEvent[] = [];
+            const parser = createSseParser({
+              onEvent: (event) => {
+                if (event.type !== "change") return;
+                const change = this.#parseChange(event.data);
+                if (change) events.push(change);
+              },
+              onRetry: (ms) => serverRetry = ms,
+            });
+            const reader = response.body!.getReader();
+            try {
+              for (;;) {
+                const { done, value } = await reader.read();
+                if (done) break;
+                parser.feed(value);
+                delivered = true;
+                for (const event of events.splice(0)) yield event;
+              }
+            } finally {
+              reader.releaseLock();
+              await response.body!.cancel().catch(() => {});
+            }
+          }
+        } catch (caught) {
+          if (this.closed) return;
+          if (isFatalStatus((caught as StashError)?.status)) throw caught;
+          error = caught;
+        }
+        if (this.closed) return;
+        // A connection that delivered events was healthy: start the backoff again.
+        failures = delivered ? 0 : failures + 1;
+        const ceiling = Math.min(max, (serverRetry ?? base) * 2 ** Math.max(0, failures - 1));
+        const delay = Math.min(max, ceiling * (0.8 + Math.random() * 0.4));
+        this.#setState({ state: "reconnecting", delay, attempt: failures + 1, error });
+        try {
+          await sleep(delay, this.#controller.signal);
+        } catch {
+          return;
+        }
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  #open(): Promise<Response> {
+    this.#setState({ state: "connecting" });
+    const attempt = this.#source.open(this.#controller.signal);
+    attempt.catch(() => {}); // Rejections are handled when the iterator awaits it.
+    return attempt;
+  }
+
+  async #failure(response: Response): Promise<StashError> {
+    const body = await response.text().catch(() => "");
+    const failure = errorForStatus(response.status, body, {
+      method: "GET",
+      key: this.#source.topic,
+    });
+    return failure;
+  }
+
+  #parseChange(data: string): SubscriptionEvent | undefined {
+    try {
+      const parsed = JSON.parse(data);
+      const timestamp = parseTimestamp(parsed?.timestamp);
+      if (typeof parsed?.key === "string" && ACTIONS.has(parsed.action) && timestamp) {
+        return { key: parsed.key, action: parsed.action, timestamp };
+      }
+    } catch {
+      // Counted below.
+    }
+    this.#malformed++;
+    return undefined;
+  }
+
+  #setState(state: SubscriptionState): void {
+    this.#state = state;
+    try {
+      this.#options.onStateChange?.(state);
+    } catch {
+      // A listener's failure must not break the stream.
+    }
+  }
+}
+
+/** Redirects and client errors end a subscription: asking again cannot change the answer. */
+function isFatalStatus(status: number | undefined): boolean {
+  return status !== undefined && status >= 300 && status < 500 && status !== 408 && status !== 429;
+}

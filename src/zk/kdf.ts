@@ -1,0 +1,291 @@
+/**
+ * Argon2id key derivation for ZK envelopes (version 0x13, t=1, m=64 MiB, p=4, 32-byte key),
+ * one derivation at a time per process.
+ *
+ * Two paths compute the same bytes:
+ * - with WebAssembly configured ({@link configureArgon2}, as modules or bytes): one reused
+ *   engine ({@link Argon2Engine}), whose 64 MiB is allocated once and zeroed after each use;
+ * - otherwise hash-wasm's `argon2id()`, which compiles from bytes bundled in its JavaScript and
+ *   takes a fresh 64 MiB per call, released only when the garbage collector gets to it.
+ *
+ * Every derivation, on either path, waits its turn in one module-level queue, so at most one
+ * 64 MiB Argon2 memory is being filled at any moment.
+ *
+ * @module
+ */
+
+import { argon2id } from "hash-wasm";
+import { StashError } from "../errors.ts";
+import { Argon2Engine, checkModuleExports } from "./argon2_engine.ts";
+
+/** The Argon2id parameters every Stash client uses. */
+export const ARGON2ID_PARAMS = {
+  /** Argon2 version 1.3. */
+  version: 0x13,
+  /** Passes over memory (t). */
+  iterations: 1,
+  /** Memory in KiB (m): 64 MiB. */
+  memoryKiB: 65536,
+  /** Lanes (p). */
+  parallelism: 4,
+  /** Derived key length in bytes: an AES-256 key. */
+  hashLength: 32,
+} as const;
+
+/** Bytes of the salt an envelope carries. */
+export const KDF_SALT_LENGTH = 16;
+
+/**
+ * hash-wasm's Argon2 and BLAKE2b WebAssembly, each as a precompiled `WebAssembly.Module`
+ * (required on Cloudflare Workers, which refuse to compile bytes at run time) or as the bytes
+ * of the `.wasm` file (compiled once, on first use). `scripts/extract_wasm.ts` writes both files.
+ */
+export interface Argon2Wasm {
+  /** hash-wasm's Argon2 module (`argon2.wasm`). */
+  argon2: WebAssembly.Module | BufferSource;
+  /** hash-wasm's BLAKE2b module (`blake2b.wasm`). */
+  blake2b: WebAssembly.Module | BufferSource;
+}
+
+/** Which implementation runs a derivation. */
+export type Argon2Path = "wasm-engine" | "hash-wasm";
+
+/** Counters for tests and diagnostics. */
+export interface KdfStats {
+  /** Derivations started since the last reset. */
+  derivations: number;
+  /** Derivations running right now (0 or 1). */
+  active: number;
+  /** Most derivations ever running at once since the last reset (1 when serialised). */
+  maxActive: number;
+  /** The path the last derivation took. */
+  lastPath: Argon2Path | undefined;
+}
+
+/** Options of {@link deriveKeyBytes}. */
+export interface DeriveOptions {
+  /** Cancels the derivation while it waits for its turn. @default {undefined} */
+  signal?: AbortSignal;
+}
+
+interface WasmSources {
+  argon2: WebAssembly.Module | Uint8Array<ArrayBuffer>;
+  blake2b: WebAssembly.Module | Uint8Array<ArrayBuffer>;
+  /** What the caller passed, to recognise the same configuration again. */
+  given: Argon2Wasm;
+}
+
+let sources: WasmSources | undefined;
+let engine: Promise<Argon2Engine> | undefined;
+let queueTail: Promise<unknown> = Promise.resolve();
+const stats: KdfStats = { derivations: 0, active: 0, maxActive: 0, lastPath: undefined };
+
+/**
+ * Sets, process-wide, the WebAssembly that Argon2id runs on; `null` or `undefined` goes back to
+ * hash-wasm's own `argon2id()`. Calling it again with the same two objects does nothing.
+ *
+ * Throws `TypeError` when either entry is neither a `WebAssembly.Module` nor bytes, is not
+ * valid WebAssembly, or lacks an export of the hash-wasm module it stands for.
+ *
+ * @example Cloudflare Workers (wrangler imports `.wasm` files as modules)
+ * ```ts ignore
+ * import argon2 from "./wasm/argon2.wasm";
+ * import blake2b from "./wasm/blake2b.wasm";
+ * configureArgon2({ argon2, blake2b });
+ * ```
+ */
+export function configureArgon2(wasm?: Argon2Wasm | null): void {
+  if (wasm === undefined || wasm === null) {
+    replaceSources(undefined);
+    return;
+  }
+  if (typeof wasm !== "object") {
+    throw new TypeError(`zkWasm must be { argon2, blake2b }, received ${typeof wasm}`);
+  }
+  if (sources?.given.argon2 === wasm.argon2 && sources.given.blake2b === wasm.blake2b) return;
+  replaceSources({
+    argon2: checkSource(wasm.argon2, "argon2"),
+    blake2b: checkSource(wasm.blake2b, "blake2b"),
+    given: { argon2: wasm.argon2, blake2b: wasm.blake2b },
+  });
+}
+
+function checkSource(
+  source: unknown,
+  kind: "argon2" | "blake2b",
+): WebAssembly.Module | Uint8Array<ArrayBuffer> {
+  const option = `zkWasm.${kind}`;
+  if (source instanceof WebAssembly.Module) {
+    checkModuleExports(source, kind, option);
+    return source;
+  }
+  let bytes: Uint8Array<ArrayBuffer>;
+  if (source instanceof ArrayBuffer) bytes = new Uint8Array(source.slice(0));
+  else if (ArrayBuffer.isView(source)) {
+    bytes = new Uint8Array(source.byteLength);
+    bytes.set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+  } else {
+    const what = source === null ? "null" : typeof source;
+    throw new TypeError(`${option} must be a WebAssembly.Module or bytes, received ${what}`);
+  }
+  if (!WebAssembly.validate(bytes)) {
+    throw new TypeError(`${option} is not valid WebAssembly (${bytes.length} bytes)`);
+  }
+  return bytes;
+}
+
+function replaceSources(next: WasmSources | undefined): void {
+  const previous = engine;
+  sources = next;
+  engine = undefined;
+  // Dispose in the queue, after any derivation still running on it.
+  if (previous) {
+    void enqueue(async () => (await previous).dispose()).catch(() => {});
+  }
+}
+
+/** The path the next derivation will take. */
+export function argon2Path(): Argon2Path {
+  return sources ? "wasm-engine" : "hash-wasm";
+}
+
+function enqueue<T>(task: () => Promise<T>): Promise<T> {
+  const run = queueTail.then(task, task);
+  queueTail = run.then(noop, noop);
+  return run;
+}
+
+function noop(): void {}
+
+/**
+ * Derives the 32-byte AES key for `salt` from the passphrase bytes with Argon2id (version 0x13,
+ * t=1, m=65536 KiB, p=4), after every derivation queued before it. The caller owns the result
+ * and should zero it once used. `passphrase` is read only when the derivation starts.
+ *
+ * @example
+ * ```ts ignore
+ * const key = await deriveKeyBytes(new TextEncoder().encode("sixteen+ bytes!!"), salt);
+ * ```
+ */
+export function deriveKeyBytes(
+  passphrase: Uint8Array,
+  salt: Uint8Array,
+  options: DeriveOptions = {},
+): Promise<Uint8Array<ArrayBuffer>> {
+  if (!(passphrase instanceof Uint8Array) || passphrase.length === 0) {
+    return Promise.reject(new TypeError("passphrase must be a non-empty Uint8Array"));
+  }
+  if (!(salt instanceof Uint8Array) || salt.length !== KDF_SALT_LENGTH) {
+    return Promise.reject(new RangeError(`salt must be ${KDF_SALT_LENGTH} bytes`));
+  }
+  const { signal } = options;
+  return enqueue(async () => {
+    signal?.throwIfAborted();
+    stats.derivations++;
+    stats.active++;
+    stats.maxActive = Math.max(stats.maxActive, stats.active);
+    try {
+      if (sources) {
+        stats.lastPath = "wasm-engine";
+        const current = await loadEngine(sources);
+        return current.hash({ password: passphrase, salt, ...ARGON2ID_PARAMS });
+      }
+      stats.lastPath = "hash-wasm";
+      return await deriveWithHashWasm(passphrase, salt);
+    } finally {
+      stats.active--;
+    }
+  });
+}
+
+function loadEngine(current: WasmSources): Promise<Argon2Engine> {
+  if (engine) return engine;
+  const created = (async () => {
+    const [argon2, blake2b] = await Promise.all([
+      toModule(current.argon2, "argon2"),
+      toModule(current.blake2b, "blake2b"),
+    ]);
+    return await Argon2Engine.create(argon2, blake2b, ARGON2ID_PARAMS.memoryKiB);
+  })();
+  engine = created;
+  created.catch(() => {
+    if (engine === created) engine = undefined; // let a later call try again
+  });
+  return created;
+}
+
+async function toModule(
+  source: WebAssembly.Module | Uint8Array<ArrayBuffer>,
+  kind: "argon2" | "blake2b",
+): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(source);
+  } catch (cause) {
+    throw compileFailure(cause);
+  }
+  checkModuleExports(module, kind, `zkWasm.${kind}`);
+  return module;
+}
+
+async function deriveWithHashWasm(
+  passphrase: Uint8Array,
+  salt: Uint8Array,
+): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    const key = await argon2id({
+      password: passphrase,
+      salt,
+      iterations: ARGON2ID_PARAMS.iterations,
+      memorySize: ARGON2ID_PARAMS.memoryKiB,
+      parallelism: ARGON2ID_PARAMS.parallelism,
+      hashLength: ARGON2ID_PARAMS.hashLength,
+      outputType: "binary",
+    });
+    return new Uint8Array(key);
+  } catch (cause) {
+    throw compileFailure(cause);
+  }
+}
+
+/**
+ * A runtime that refuses to compile WebAssembly (Cloudflare Workers: "Wasm code generation
+ * disallowed by embedder") gets an error that says what to do; other errors pass unchanged.
+ */
+function compileFailure(cause: unknown): unknown {
+  const name = cause instanceof Error ? cause.name : "";
+  const message = cause instanceof Error ? cause.message : "";
+  if (name === "CompileError" || name === "EvalError" || /code generation|disallowed/i.test(message)) {
+    return new StashError(
+      "Argon2id needs WebAssembly, and this runtime would not compile it from bytes " +
+        "(Cloudflare Workers forbid that): pass precompiled modules as the zkWasm option " +
+        "(see scripts/extract_wasm.ts)",
+      { cause },
+    );
+  }
+  return cause;
+}
+
+/** A copy of the derivation counters. */
+export function kdfStats(): KdfStats {
+  return { ...stats };
+}
+
+/** Zeroes the counters (not `active`). For tests. */
+export function resetKdfStats(): void {
+  stats.derivations = 0;
+  stats.maxActive = stats.active;
+  stats.lastPath = undefined;
+}
+
+/**
+ * For tests: after every queued derivation, whether the engine's memories hold nothing of any
+ * derivation; `undefined` when no engine was created.
+ */
+export function argon2EngineWiped(): Promise<boolean | undefined> {
+  return enqueue(async () => {
+    if (!engine) return undefined;
+    return (await engine).isWiped();
+  });
+}
