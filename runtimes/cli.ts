@@ -13,7 +13,9 @@ import { runScenarios, type ScenarioConfig } from "./scenarios.ts";
 
 const json = process.env.STASH_SCENARIO_CONFIG;
 if (!json) {
-  console.error("STASH_SCENARIO_CONFIG is not set: run the suite with `node runtimes/run.mjs`");
+  console.error(
+    "STASH_SCENARIO_CONFIG is not set: run the suite with `node runtimes/run.mjs`",
+  );
   process.exit(2);
 }
 const config = JSON.parse(json) as ScenarioConfig;

@@ -58,7 +58,10 @@ export interface ScenarioResult {
 /** Thrown by a scenario that cannot run here; the reason is reported. */
 export class Skip extends Error {}
 
-type Scenario = { name: string; run: (config: ScenarioConfig) => Promise<void> };
+type Scenario = {
+  name: string;
+  run: (config: ScenarioConfig) => Promise<void>;
+};
 
 const ZK_PASSPHRASE = "runtimes-passphrase-0123456789";
 
@@ -88,7 +91,10 @@ const scenarios: Scenario[] = [
       const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
       await client.set(binary, bytes);
       assertBytes(await client.getBytes(binary), bytes);
-      assertEquals(await client.getOrDefault(`${prefix}/absent`, "fallback"), "fallback");
+      assertEquals(
+        await client.getOrDefault(`${prefix}/absent`, "fallback"),
+        "fallback",
+      );
     },
   },
   {
@@ -99,15 +105,25 @@ const scenarios: Scenario[] = [
       await client.set(`${base}/a`, "1234", { format: "yaml" });
       await client.set(`${base}/b`, "12");
       const items = await client.list(`${base}/`);
-      assertEquals(items.map((item) => item.key).sort().join(","), `${base}/a,${base}/b`);
+      assertEquals(
+        items.map((item) => item.key).sort().join(","),
+        `${base}/a,${base}/b`,
+      );
       const info = await client.info(`${base}/a`);
       assertEquals(info.key, `${base}/a`);
       assertEquals(info.size, 4);
       assertEquals(info.format, "yaml");
       assertEquals(info.secret, false);
       assertEquals(info.zkEncrypted, false);
-      assert(info.createdAt instanceof Date && !Number.isNaN(info.createdAt.getTime()), "createdAt");
-      assert(info.updatedAt.getTime() >= info.createdAt.getTime(), "updatedAt >= createdAt");
+      assert(
+        info.createdAt instanceof Date &&
+          !Number.isNaN(info.createdAt.getTime()),
+        "createdAt",
+      );
+      assert(
+        info.updatedAt.getTime() >= info.createdAt.getTime(),
+        "updatedAt >= createdAt",
+      );
       assertEquals((await client.list(`${prefix}/nothing-here/`)).length, 0);
     },
   },
@@ -128,14 +144,23 @@ const scenarios: Scenario[] = [
     async run({ url, token, prefix }) {
       using client = new Client(url, { token });
       const key = `${prefix}/config.json`;
-      const value = { debug: true, level: 3, tags: ["a", "ü"], nested: { off: null } };
+      const value = {
+        debug: true,
+        level: 3,
+        tags: ["a", "ü"],
+        nested: { off: null },
+      };
       await client.setJSON(key, value);
-      assertEquals(JSON.stringify(await client.getJSON(key)), JSON.stringify(value));
+      assertEquals(
+        JSON.stringify(await client.getJSON(key)),
+        JSON.stringify(value),
+      );
       assertEquals((await client.info(key)).format, "json");
     },
   },
   {
-    name: "a missing key rejects with NotFoundError carrying the key and status 404",
+    name:
+      "a missing key rejects with NotFoundError carrying the key and status 404",
     async run({ url, token, prefix }) {
       using client = new Client(url, { token });
       const key = `${prefix}/missing`;
@@ -146,13 +171,20 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    name: "a bad token rejects with UnauthorizedError that does not reveal the token",
+    name:
+      "a bad token rejects with UnauthorizedError that does not reveal the token",
     async run({ url, prefix }) {
       const badToken = "not-a-valid-token-4711";
       using client = new Client(url, { token: badToken, retries: 0 });
-      const error = await assertRejects(() => client.get(`${prefix}/text`), UnauthorizedError);
+      const error = await assertRejects(
+        () => client.get(`${prefix}/text`),
+        UnauthorizedError,
+      );
       assertEquals(error.status, 401);
-      assert(!String(error.message).includes(badToken), "the message must not hold the token");
+      assert(
+        !String(error.message).includes(badToken),
+        "the message must not hold the token",
+      );
     },
   },
   {
@@ -164,8 +196,14 @@ const scenarios: Scenario[] = [
       const key = `${prefix}/zk/round-trip`;
       await zk.set(key, "top secret ✓");
       const stored = await plain.get(key);
-      assert(stored.startsWith("$ZK$"), `stored value should be an envelope, got ${stored.length} chars`);
-      assert(!stored.includes("top secret"), "the server must not see the plaintext");
+      assert(
+        stored.startsWith("$ZK$"),
+        `stored value should be an envelope, got ${stored.length} chars`,
+      );
+      assert(
+        !stored.includes("top secret"),
+        "the server must not see the plaintext",
+      );
       assertEquals((await plain.info(key)).zkEncrypted, true);
       assertEquals(await zk.get(key), "top secret ✓");
     },
@@ -176,7 +214,8 @@ const scenarios: Scenario[] = [
       if (!interop || interop.envelopes.length === 0) {
         throw new Skip("../shared/interop/zk-envelopes.json was not found");
       }
-      const sample = interop.envelopes.find((e) => e.writer === "go") ?? interop.envelopes[0];
+      const sample = interop.envelopes.find((e) => e.writer === "go") ??
+        interop.envelopes[0];
       using plain = new Client(url, { token });
       using zk = new Client(url, { token, zkKey: interop.passphrase, zkWasm });
       const key = `${prefix}/zk/from-${sample.writer}`;
@@ -188,14 +227,16 @@ const scenarios: Scenario[] = [
     name: "subscribe() delivers the change event of a set()",
     async run({ url, token, prefix }) {
       using client = new Client(url, { token });
-      const subscribe = (client as unknown as Record<string, unknown>).subscribe;
+      const subscribe =
+        (client as unknown as Record<string, unknown>).subscribe;
       if (typeof subscribe !== "function") {
         throw new Skip("Client.subscribe() is not implemented yet");
       }
       const key = `${prefix}/watched`;
-      const events = (subscribe.call(client, key) as AsyncIterable<ChangeEvent>)[
-        Symbol.asyncIterator
-      ]();
+      const events = (subscribe.call(client, key) as AsyncIterable<ChangeEvent>)
+        [
+          Symbol.asyncIterator
+        ]();
       const first = events.next();
       // Stash sends no headers before the first event, so "connected" cannot be observed:
       // write until the subscription sees a write, then check what it saw.
@@ -210,7 +251,10 @@ const scenarios: Scenario[] = [
         assert(!result.done, "the subscription ended without an event");
         const event = result.value;
         assertEquals(event.key, key);
-        assert(["create", "update"].includes(event.action), `action ${event.action}`);
+        assert(
+          ["create", "update"].includes(event.action),
+          `action ${event.action}`,
+        );
         assert(event.timestamp !== undefined, "the event has a timestamp");
       } finally {
         await events.return?.();
@@ -225,8 +269,14 @@ const scenarios: Scenario[] = [
       client.close();
       client.close();
       assertEquals(client.closed, true);
-      const error = await assertRejects(() => client.get(`${prefix}/before-close`), ClientClosedError);
-      assert(error instanceof StashError, "ClientClosedError extends StashError");
+      const error = await assertRejects(
+        () => client.get(`${prefix}/before-close`),
+        ClientClosedError,
+      );
+      assert(
+        error instanceof StashError,
+        "ClientClosedError extends StashError",
+      );
       const disposable = new Client(url, { token });
       disposable[Symbol.dispose]();
       assertEquals(disposable.closed, true);
@@ -251,11 +301,25 @@ export async function runScenarios(
     let result: ScenarioResult;
     try {
       await withTimeout(scenario.run(config), config.scenarioTimeout ?? 30_000);
-      result = { name: scenario.name, status: "passed", ms: Date.now() - started };
+      result = {
+        name: scenario.name,
+        status: "passed",
+        ms: Date.now() - started,
+      };
     } catch (error) {
       result = error instanceof Skip
-        ? { name: scenario.name, status: "skipped", ms: 0, detail: error.message }
-        : { name: scenario.name, status: "failed", ms: Date.now() - started, detail: describe(error) };
+        ? {
+          name: scenario.name,
+          status: "skipped",
+          ms: 0,
+          detail: error.message,
+        }
+        : {
+          name: scenario.name,
+          status: "failed",
+          ms: Date.now() - started,
+          detail: describe(error),
+        };
     }
     results.push(result);
     onResult(result);
@@ -265,7 +329,9 @@ export async function runScenarios(
 
 function describe(error: unknown): string {
   if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? ` (cause: ${error.cause.message})` : "";
+    const cause = error.cause instanceof Error
+      ? ` (cause: ${error.cause.message})`
+      : "";
     return `${error.name}: ${error.message}${cause}`;
   }
   return String(error);
@@ -274,7 +340,10 @@ function describe(error: unknown): string {
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`scenario timed out after ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new Error(`scenario timed out after ${ms} ms`)),
+      ms,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -289,7 +358,9 @@ function assert(condition: unknown, message: string): asserts condition {
 
 function assertEquals<T>(actual: T, expected: T): void {
   if (!Object.is(actual, expected)) {
-    throw new Error(`expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+    throw new Error(
+      `expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`,
+    );
   }
 }
 
@@ -300,7 +371,10 @@ function assertBytes(actual: Uint8Array, expected: Uint8Array): void {
   assert(at === -1, `bytes differ at index ${at}`);
 }
 
-function assertThrows(fn: () => unknown, type: new (...args: never[]) => Error): void {
+function assertThrows(
+  fn: () => unknown,
+  type: new (...args: never[]) => Error,
+): void {
   try {
     fn();
   } catch (error) {

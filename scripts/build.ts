@@ -21,6 +21,8 @@
  * @module
  */
 
+// A build tool, not a dependency of the module: pinned here rather than in the import map.
+// deno-lint-ignore no-import-prefix
 import * as esbuild from "npm:esbuild@0.28.2";
 import { readHashWasmBinaries } from "./extract_wasm.ts";
 
@@ -45,9 +47,13 @@ async function main(): Promise<void> {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
 
-  const entries = ["mod.ts", "testing.ts"].filter((path) => exists(fromRoot(path)));
+  const entries = ["mod.ts", "testing.ts"].filter((path) =>
+    exists(fromRoot(path))
+  );
   await denoBundle(entries, staging);
-  const stagedEntries = entries.map((path) => `${staging}/${path.replace(/\.ts$/, ".js")}`);
+  const stagedEntries = entries.map((path) =>
+    `${staging}/${path.replace(/\.ts$/, ".js")}`
+  );
 
   const common: esbuild.BuildOptions = {
     entryPoints: stagedEntries,
@@ -63,7 +69,12 @@ async function main(): Promise<void> {
     logLevel: "warning",
   };
   await esbuild.build(common);
-  const minified = await esbuild.build({ ...common, minify: true, write: false, metafile: true });
+  const minified = await esbuild.build({
+    ...common,
+    minify: true,
+    write: false,
+    metafile: true,
+  });
   await esbuild.stop();
   await Deno.remove(staging, { recursive: true });
 
@@ -73,7 +84,10 @@ async function main(): Promise<void> {
   await Deno.writeFile(`${dist}/wasm/blake2b.wasm`, binaries.blake2b);
 
   const sizes = await measure(minified, "dist", "mod.js");
-  const wasm = { argon2: binaries.argon2.byteLength, blake2b: binaries.blake2b.byteLength };
+  const wasm = {
+    argon2: binaries.argon2.byteLength,
+    blake2b: binaries.blake2b.byteLength,
+  };
   await Deno.writeTextFile(
     `${dist}/sizes.json`,
     JSON.stringify({ target: TARGET, "mod.js": sizes, wasm }, null, 2) + "\n",
@@ -120,7 +134,10 @@ async function denoBundle(entries: string[], outdir: string): Promise<void> {
 
 /** Sizes of an entry's static closure and of everything it can load, from esbuild's metafile. */
 async function measure(
-  result: esbuild.BuildResult & { metafile: esbuild.Metafile; outputFiles: esbuild.OutputFile[] },
+  result: esbuild.BuildResult & {
+    metafile: esbuild.Metafile;
+    outputFiles: esbuild.OutputFile[];
+  },
   outdir: string,
   entry: string,
 ): Promise<EntrySize> {
@@ -129,9 +146,13 @@ async function measure(
     const at = path.lastIndexOf(`${outdir}/`);
     return at === -1 ? path : path.slice(at + outdir.length + 1);
   };
-  const contents = new Map(result.outputFiles.map((file) => [relative(file.path), file.contents]));
+  const contents = new Map(
+    result.outputFiles.map((file) => [relative(file.path), file.contents]),
+  );
   const outputs = new Map(
-    Object.entries(result.metafile.outputs).map(([path, output]) => [relative(path), output]),
+    Object.entries(result.metafile.outputs).map((
+      [path, output],
+    ) => [relative(path), output]),
   );
   const reach = (start: string, kinds: string[]): string[] => {
     const seen = new Set<string>();
@@ -139,7 +160,9 @@ async function measure(
       if (seen.has(file)) return;
       seen.add(file);
       for (const imported of outputs.get(file)?.imports ?? []) {
-        if (!imported.external && kinds.includes(imported.kind)) visit(relative(imported.path));
+        if (!imported.external && kinds.includes(imported.kind)) {
+          visit(relative(imported.path));
+        }
       }
     };
     visit(start);

@@ -102,7 +102,8 @@ export async function extractEmbeddedWasm(
   name: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const pattern = new RegExp(
-    String.raw`var name(\$\w*)? = "${name}";\s*var data\1 = "([A-Za-z0-9+/=]+)";\s*var hash\1 = "([0-9a-f]{8})";`,
+    String
+      .raw`var name(\$\w*)? = "${name}";\s*var data\1 = "([A-Za-z0-9+/=]+)";\s*var hash\1 = "([0-9a-f]{8})";`,
   );
   const match = pattern.exec(bundle);
   if (!match) throw new Error(`hash-wasm bundle has no embedded "${name}" binary`);
@@ -140,6 +141,18 @@ export async function readHashWasmBinaries(bundlePath?: string): Promise<HashWas
   return { argon2, blake2b, version, source };
 }
 
+/**
+ * Compiles the installed hash-wasm's Argon2 and BLAKE2b binaries into `WebAssembly.Module`s,
+ * as a bundler's `.wasm` import would provide them. For tests and benchmarks.
+ */
+export async function compileHashWasmModules(): Promise<
+  { argon2: WebAssembly.Module; blake2b: WebAssembly.Module }
+> {
+  const { argon2, blake2b } = await readHashWasmBinaries();
+  const [a, b] = await Promise.all([WebAssembly.compile(argon2), WebAssembly.compile(blake2b)]);
+  return { argon2: a, blake2b: b };
+}
+
 function toFileUrl(path: string): URL {
   return path.startsWith("/") ? new URL(`file://${path}`) : new URL(path, `file://${Deno.cwd()}/`);
 }
@@ -151,6 +164,8 @@ if (import.meta.main) {
   for (const name of NAMES) {
     const path = `${outDir}/${name}.wasm`;
     await Deno.writeFile(path, binaries[name]);
-    console.log(`wrote ${path} (${binaries[name].byteLength} bytes, hash-wasm ${binaries.version})`);
+    console.log(
+      `wrote ${path} (${binaries[name].byteLength} bytes, hash-wasm ${binaries.version})`,
+    );
   }
 }

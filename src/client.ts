@@ -14,7 +14,7 @@ import {
 } from "./errors.ts";
 import { FORMATS, isFormat } from "./format.ts";
 import { type KeyInfo, parseKeyList } from "./key_info.ts";
-import { checkKey, checkReadable, encodeKeyPath, normalizeKey } from "./keys.ts";
+import { checkKey, checkPrefix, checkReadable, encodeKeyPath, normalizeKey } from "./keys.ts";
 import {
   type CallOptions,
   type ClientOptions,
@@ -241,8 +241,7 @@ export class Client {
 
   /** Change notifications for every key under `prefix`, whole segments only (`app` covers `app/x`, not `apple`). */
   subscribePrefix(prefix: string, options?: SubscribeOptions): Subscription {
-    checkKey(prefix, "prefix");
-    const stored = normalizeKey(prefix);
+    const stored = checkPrefix(prefix);
     return this.#subscribe(`${encodeKeyPath(stored)}/*`, `${stored}/*`, options);
   }
 
@@ -264,8 +263,7 @@ export class Client {
    * ```
    */
   watch(prefix: string, options?: WatchOptions): Watch {
-    checkKey(prefix, "prefix");
-    const stored = normalizeKey(prefix);
+    const stored = checkPrefix(prefix);
     return new Watch({
       subscribe: (subscribeOptions) => this.subscribePrefix(stored, subscribeOptions),
       list: (listPrefix, callOptions) => this.list(listPrefix, callOptions),

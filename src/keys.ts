@@ -65,6 +65,15 @@ export function checkKey(key: unknown, what = "key"): string {
 }
 
 /**
+ * Checks a subscription or watch prefix (one trailing `/` is allowed: `app/` is `app`) and
+ * returns it normalised as the server stores keys.
+ */
+export function checkPrefix(prefix: unknown): string {
+  if (typeof prefix === "string" && prefix.endsWith("/")) prefix = prefix.slice(0, -1);
+  return normalizeKey(checkKey(prefix, "prefix"));
+}
+
+/**
  * Checks that the server can answer a read of `key` with its value. Another route answers for
  * keys under `history/` or `subscribe/` and for keys whose path ends in `/ping`.
  */

@@ -198,8 +198,6 @@ function resolveBaseUrl(baseUrl: unknown): URL {
   if (url.search || url.hash) {
     throw new TypeError(`baseUrl must not have a query or fragment, received "${url.origin}..."`);
   }
-  // Keep the base path without its trailing slash: requests append "/kv/...".
-  url.pathname = url.pathname.replace(/\/+$/, "");
   return url;
 }
 

@@ -59,7 +59,8 @@ export class Transport {
   /** The URL of `path` (already encoded) below the base URL. */
   url(path: string, query?: Record<string, string>): URL {
     const url = new URL(this.#config.baseUrl);
-    url.pathname = `${url.pathname}${path}`;
+    // The base path is kept without a trailing slash ("" for the root), so paths append.
+    url.pathname = `${url.pathname.replace(/\/+$/, "")}${path}`;
     if (query) url.search = new URLSearchParams(query).toString();
     return url;
   }

@@ -243,3 +243,12 @@ Deno.test("ping() rejects when the answer is not pong", async () => {
   using d = client(fakeFetch(text(200, "pong")).fetch);
   await d.ping();
 });
+
+Deno.test("a base URL without a path addresses /kv/ at the root, with or without a slash", async () => {
+  for (const base of ["http://stash.test", "http://stash.test/", "http://stash.test//"]) {
+    const fake = fakeFetch(text(200, "v"));
+    using c = new Client(base, { fetch: fake.fetch });
+    await c.get("k");
+    assert.equal(fake.calls[0].url.href, "http://stash.test/kv/k");
+  }
+});

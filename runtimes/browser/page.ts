@@ -10,9 +10,16 @@ import { runScenarios, type ScenarioConfig } from "../scenarios.ts";
 
 try {
   const config = await (await fetch("/config.json")).json() as ScenarioConfig;
-  await runScenarios(config, (result) => console.log(`@@result ${JSON.stringify(result)}`));
+  await runScenarios(
+    config,
+    (result) => console.log(`@@result ${JSON.stringify(result)}`),
+  );
 } catch (error) {
-  console.log(`@@error ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  console.log(
+    `@@error ${
+      error instanceof Error ? error.stack ?? error.message : String(error)
+    }`,
+  );
 } finally {
   console.log("@@done");
 }

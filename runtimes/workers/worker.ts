@@ -15,7 +15,9 @@ export function scenarioWorker(zkWasm: ZkWasmModules): {
 } {
   return {
     async fetch(request) {
-      if (request.method !== "POST") return new Response("POST a scenario config", { status: 405 });
+      if (request.method !== "POST") {
+        return new Response("POST a scenario config", { status: 405 });
+      }
       const config = await request.json() as ScenarioConfig;
       return Response.json(await runScenarios({ ...config, zkWasm }));
     },

@@ -305,16 +305,21 @@ export function createSseParser(options: SseParserOptions): SseParser {
     }
 
     if (cr === -1) {
-      // No CR in this chunk (the usual case): a tighter loop with the event fields inlined.
-      if (lf !== -1 && lf < pos) lf = text.indexOf("\n", pos);
-      while (lf !== -1) {
-        if (lf === pos) {
+      // No CR in this chunk (the usual case): a tighter loop with the event fields inlined,
+      // which finds the end of a repeated event type and of an empty line without a search.
+      while (pos < length) {
+        const c = text.charCodeAt(pos);
+        if (c === LF) {
           dispatch();
-        } else if (
-          text.charCodeAt(pos) === 0x64 && text.charCodeAt(pos + 1) === 0x61 &&
-          text.charCodeAt(pos + 2) === 0x74 && text.charCodeAt(pos + 3) === 0x61 &&
-          text.charCodeAt(pos + 4) === COLON
+          pos++;
+          continue;
+        }
+        if (
+          c === 0x64 && text.charCodeAt(pos + 1) === 0x61 && text.charCodeAt(pos + 2) === 0x74 &&
+          text.charCodeAt(pos + 3) === 0x61 && text.charCodeAt(pos + 4) === COLON
         ) { // "data:"
+          lf = text.indexOf("\n", pos + 5);
+          if (lf === -1) break;
           if (lf - pos > maxBufferSize) fail();
           const from = text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5;
           const value = from < lf ? text.slice(from, lf) : "";
@@ -325,20 +330,38 @@ export function createSseParser(options: SseParserOptions): SseParser {
             data = value;
             hasData = true;
           }
-        } else if (
-          text.charCodeAt(pos) === 0x65 && text.charCodeAt(pos + 1) === 0x76 &&
-          text.charCodeAt(pos + 2) === 0x65 && text.charCodeAt(pos + 3) === 0x6e &&
-          text.charCodeAt(pos + 4) === 0x74 && text.charCodeAt(pos + 5) === COLON
-        ) { // "event:"
-          if (lf - pos > maxBufferSize) fail();
-          const from = text.charCodeAt(pos + 6) === SPACE ? pos + 7 : pos + 6;
-          eventType = from < lf ? text.slice(from, lf) : "";
-        } else {
-          processLine(text, pos, lf);
+          pos = lf + 1;
+          continue;
         }
-        pos = lf + 1;
+        if (
+          c === 0x65 && text.charCodeAt(pos + 1) === 0x76 && text.charCodeAt(pos + 2) === 0x65 &&
+          text.charCodeAt(pos + 3) === 0x6e && text.charCodeAt(pos + 4) === 0x74 &&
+          text.charCodeAt(pos + 5) === COLON
+        ) { // "event:"
+          const from = text.charCodeAt(pos + 6) === SPACE ? pos + 7 : pos + 6;
+          const known = typeCache.length;
+          if (
+            known !== 0 && text.charCodeAt(from + known) === LF &&
+            text.startsWith(typeCache, from)
+          ) {
+            if (from + known - pos > maxBufferSize) fail();
+            eventType = typeCache;
+            pos = from + known + 1;
+            continue;
+          }
+          lf = text.indexOf("\n", pos + 6);
+          if (lf === -1) break;
+          if (lf - pos > maxBufferSize) fail();
+          eventType = from < lf ? (typeCache = text.slice(from, lf)) : "";
+          pos = lf + 1;
+          continue;
+        }
         lf = text.indexOf("\n", pos);
+        if (lf === -1) break;
+        processLine(text, pos, lf);
+        pos = lf + 1;
       }
+      lf = -1;
     }
 
     while (pos < length) {

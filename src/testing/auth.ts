@@ -89,7 +89,9 @@ export class AuthRules {
       if (!t || typeof t.token !== "string" || t.token === "") {
         throw new TypeError(`auth.tokens[${i}].token must be a non-empty string`);
       }
-      const rules = (t.permissions ?? []).map((p, j) => toRule(p, `auth.tokens[${i}].permissions[${j}]`));
+      const rules = (t.permissions ?? []).map((p: PermissionConfig, j: number) =>
+        toRule(p, `auth.tokens[${i}].permissions[${j}]`)
+      );
       this.#grants.set(t.token, makeGrant(t.token === "*", t.admin === true, rules));
     });
   }

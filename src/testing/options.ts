@@ -62,16 +62,19 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /** Checked basic options. */
 export interface ResolvedOptions {
-  secrets: boolean;
-  bodyLimit: number;
-  basePath: string;
-  cors: boolean;
+  /** Whether the server has a master key. */
+  readonly secrets: boolean;
+  /** Largest PUT body in bytes. */
+  readonly bodyLimit: number;
+  /** The mount path without a trailing slash, or `""`. */
+  readonly basePath: string;
+  /** Whether CORS is answered. */
+  readonly cors: boolean;
 }
 
 /** Checks the scalar options; throws `TypeError`/`RangeError` naming the bad one. */
 export function resolveOptions(options: StashServerOptions): ResolvedOptions {
-  const { secrets = false, bodyLimit = DEFAULT_BODY_LIMIT, basePath = "", cors = false } =
-    options;
+  const { secrets = false, bodyLimit = DEFAULT_BODY_LIMIT, basePath = "", cors = false } = options;
   if (typeof secrets !== "boolean") {
     throw new TypeError(`secrets must be a boolean, received ${typeof secrets}`);
   }

@@ -49,7 +49,9 @@ export function resolveWireFormat(
     throw new RangeError(`chunkSize must be a non-negative integer, received ${next.chunkSize}`);
   }
   if (!["\n", "\r\n", "\r"].includes(next.lineEnding)) {
-    throw new RangeError(`lineEnding must be "\\n", "\\r\\n" or "\\r", received ${next.lineEnding}`);
+    throw new RangeError(
+      `lineEnding must be "\\n", "\\r\\n" or "\\r", received ${next.lineEnding}`,
+    );
   }
   if (next.retry !== null && (!Number.isSafeInteger(next.retry) || next.retry < 0)) {
     throw new RangeError(`retry must be a non-negative integer or null, received ${next.retry}`);

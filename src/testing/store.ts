@@ -45,7 +45,7 @@ export interface StoredEntry {
   /** The normalised key. */
   readonly key: string;
   /** A copy of the stored bytes. */
-  readonly value: Uint8Array;
+  readonly value: Uint8Array<ArrayBuffer>;
   /** The value's format. */
   readonly format: Format;
   /** Creation time, Go `RFC3339Nano` in UTC. */
@@ -65,7 +65,7 @@ export interface MemoryStoreOptions {
 }
 
 interface Entry {
-  value: Uint8Array;
+  value: Uint8Array<ArrayBuffer>;
   format: Format;
   created: bigint;
   updated: bigint;

@@ -196,7 +196,11 @@ export class Argon2Engine {
   readonly #pristineLow: Uint8Array;
   #disposed = false;
 
-  private constructor(argon2: WebAssembly.Instance, blake: WebAssembly.Instance, capacityKiB: number) {
+  private constructor(
+    argon2: WebAssembly.Instance,
+    blake: WebAssembly.Instance,
+    capacityKiB: number,
+  ) {
     this.#argon2 = argon2.exports as unknown as Argon2Exports;
     this.#blake = new Blake2b(blake);
     this.#capacityKiB = capacityKiB;
@@ -239,10 +243,16 @@ export class Argon2Engine {
     if (this.#disposed) throw new Error("the Argon2 engine was disposed");
     const { iterations, memoryKiB, parallelism, hashLength } = params;
     if (memoryKiB > this.#capacityKiB || memoryKiB < 8 * parallelism) {
-      throw new RangeError(`Argon2 memory must be between ${8 * parallelism} and ${this.#capacityKiB} KiB`);
+      throw new RangeError(
+        `Argon2 memory must be between ${8 * parallelism} and ${this.#capacityKiB} KiB`,
+      );
     }
     const laneLength = Math.floor(memoryKiB / (4 * parallelism)) * 4;
-    const memory = new Uint8Array(this.#argon2.memory.buffer, this.#base, memoryKiB * BLOCK + BLOCK);
+    const memory = new Uint8Array(
+      this.#argon2.memory.buffer,
+      this.#base,
+      memoryKiB * BLOCK + BLOCK,
+    );
     const header = new Uint8Array(24);
     const view = new DataView(header.buffer);
     [parallelism, hashLength, memoryKiB, iterations, ARGON2_VERSION, ARGON2ID_TYPE]

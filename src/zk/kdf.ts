@@ -256,7 +256,9 @@ async function deriveWithHashWasm(
 function compileFailure(cause: unknown): unknown {
   const name = cause instanceof Error ? cause.name : "";
   const message = cause instanceof Error ? cause.message : "";
-  if (name === "CompileError" || name === "EvalError" || /code generation|disallowed/i.test(message)) {
+  if (
+    name === "CompileError" || name === "EvalError" || /code generation|disallowed/i.test(message)
+  ) {
     return new StashError(
       "Argon2id needs WebAssembly, and this runtime would not compile it from bytes " +
         "(Cloudflare Workers forbid that): pass precompiled modules as the zkWasm option " +
