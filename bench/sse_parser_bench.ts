@@ -92,8 +92,8 @@ Deno.bench({
   name: "eventsource-parser@3 + streaming TextDecoder",
   group,
   baseline: true,
-  n: 30,
-  warmup: 5,
+  n: 60,
+  warmup: 10,
   fn() {
     runReference();
   },
@@ -102,8 +102,8 @@ Deno.bench({
 Deno.bench({
   name: "createSseParser (src/sse/parser.ts)",
   group,
-  n: 30,
-  warmup: 5,
+  n: 60,
+  warmup: 10,
   fn() {
     runOurs();
   },

@@ -47,13 +47,9 @@ async function main(): Promise<void> {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
 
-  const entries = ["mod.ts", "testing.ts"].filter((path) =>
-    exists(fromRoot(path))
-  );
+  const entries = ["mod.ts", "testing.ts"].filter((path) => exists(fromRoot(path)));
   await denoBundle(entries, staging);
-  const stagedEntries = entries.map((path) =>
-    `${staging}/${path.replace(/\.ts$/, ".js")}`
-  );
+  const stagedEntries = entries.map((path) => `${staging}/${path.replace(/\.ts$/, ".js")}`);
 
   const common: esbuild.BuildOptions = {
     entryPoints: stagedEntries,

@@ -348,6 +348,16 @@ Deno.test("parser accepts a line of 1 MiB by default and rejects a longer one", 
   }
 });
 
+Deno.test("parser joins a line that spans thousands of chunks", () => {
+  const value = "0123456789abcdef".repeat(8192); // 128 KiB
+  for (const eol of ["\n", "\r", "\r\n"]) {
+    const bytes = encoder.encode(`id: 1${eol}data: ${value}${eol}data: é${eol}${eol}`);
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < bytes.length; i += 7) chunks.push(bytes.subarray(i, i + 7));
+    assert.deepEqual(parseChunks(chunks).events, [message(`${value}\né`, "1")]);
+  }
+});
+
 Deno.test("parser refuses input after an error until end() or reset()", () => {
   const events: SseEvent[] = [];
   const parser = createSseParser({ onEvent: (event) => events.push(event), maxBufferSize: 8 });

@@ -94,6 +94,8 @@ const LF = 0x0a;
 const SPACE = 0x20;
 const COLON = 0x3a;
 const BOM = 0xfeff;
+/** Options of every decode() call, allocated once. */
+const STREAM: TextDecodeOptions = { stream: true };
 
 /**
  * Creates a parser that turns the bytes of an event stream into events.
@@ -263,7 +265,7 @@ export function createSseParser(options: SseParserOptions): SseParser {
       );
     }
     broken = true;
-    const text = decoder.decode(chunk, { stream: true });
+    const text = decoder.decode(chunk, STREAM);
     const length = text.length;
     if (length === 0) {
       broken = false;
@@ -305,13 +307,30 @@ export function createSseParser(options: SseParserOptions): SseParser {
     }
 
     if (cr === -1) {
-      // No CR in this chunk (the usual case): a tighter loop with the event fields inlined,
-      // which finds the end of a repeated event type and of an empty line without a search.
+      // No CR in this chunk (the usual case): a tighter loop with the event fields inlined and
+      // the event under construction in locals, which finds the end of a repeated event type
+      // and of an empty line without a search.
+      let eventData = data;
+      let eventHasData = hasData;
+      let type = eventType;
       while (pos < length) {
         const c = text.charCodeAt(pos);
         if (c === LF) {
-          dispatch();
+          lastEventId = idBuffer;
           pos++;
+          if (eventHasData) {
+            const event: SseEvent = {
+              type: type === "" ? "message" : type,
+              data: eventData,
+              lastEventId: idBuffer,
+            };
+            eventData = "";
+            eventHasData = false;
+            type = "";
+            onEvent(event);
+          } else {
+            type = "";
+          }
           continue;
         }
         if (
@@ -323,12 +342,12 @@ export function createSseParser(options: SseParserOptions): SseParser {
           if (lf - pos > maxBufferSize) fail();
           const from = text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5;
           const value = from < lf ? text.slice(from, lf) : "";
-          if (hasData) {
-            if (data.length + 1 + value.length > maxBufferSize) fail();
-            data = data + "\n" + value;
+          if (eventHasData) {
+            if (eventData.length + 1 + value.length > maxBufferSize) fail();
+            eventData = eventData + "\n" + value;
           } else {
-            data = value;
-            hasData = true;
+            eventData = value;
+            eventHasData = true;
           }
           pos = lf + 1;
           continue;
@@ -345,22 +364,31 @@ export function createSseParser(options: SseParserOptions): SseParser {
             text.startsWith(typeCache, from)
           ) {
             if (from + known - pos > maxBufferSize) fail();
-            eventType = typeCache;
+            type = typeCache;
             pos = from + known + 1;
             continue;
           }
           lf = text.indexOf("\n", pos + 6);
           if (lf === -1) break;
           if (lf - pos > maxBufferSize) fail();
-          eventType = from < lf ? (typeCache = text.slice(from, lf)) : "";
+          type = from < lf ? (typeCache = text.slice(from, lf)) : "";
           pos = lf + 1;
           continue;
         }
         lf = text.indexOf("\n", pos);
         if (lf === -1) break;
+        data = eventData;
+        hasData = eventHasData;
+        eventType = type;
         processLine(text, pos, lf);
+        eventData = data;
+        eventHasData = hasData;
+        type = eventType;
         pos = lf + 1;
       }
+      data = eventData;
+      hasData = eventHasData;
+      eventType = type;
       lf = -1;
     }
 

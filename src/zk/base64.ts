@@ -19,9 +19,6 @@ const DECODE_TABLE: Uint8Array = (() => {
   return table;
 })();
 
-/** Full quads of the alphabet, then an optional padded final quad; nothing else. */
-const STRICT_SHAPE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 interface NativeBase64 {
   fromBase64(
     text: string,
@@ -53,16 +50,26 @@ export function encodeBase64(bytes: Uint8Array): string {
  */
 export function decodeBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!hasNativeBase64) return decodeBase64Fallback(text);
-  // fromBase64 skips ASCII whitespace, so the shape is checked first.
-  if (!STRICT_SHAPE.test(text)) return undefined;
+  if (text.length % 4 !== 0) return undefined;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
-    return (Uint8Array as unknown as NativeBase64).fromBase64(text, {
+    // "strict": padding required, and zero bits left over in the last character.
+    bytes = (Uint8Array as unknown as NativeBase64).fromBase64(text, {
       alphabet: "base64",
       lastChunkHandling: "strict",
     });
   } catch {
-    return undefined; // non-zero overflow bits: not canonical
+    return undefined;
   }
+  // fromBase64 skips ASCII whitespace; any skipped character leaves the output shorter than
+  // the length of the text implies.
+  return bytes.length === decodedLength(text) ? bytes : undefined;
+}
+
+/** Bytes that base64 `text` (a multiple of 4 long, no whitespace) decodes to. */
+function decodedLength(text: string): number {
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  return (text.length / 4) * 3 - padding;
 }
 
 /** The portable encoder used when the runtime has no `toBase64`. Exported for tests. */

@@ -83,7 +83,7 @@ export function formatEnvelope(
   const text = encodeBase64(payload);
   const out = new Uint8Array(PREFIX_BYTES.length + text.length);
   out.set(PREFIX_BYTES, 0);
-  for (let i = 0; i < text.length; i++) out[PREFIX_BYTES.length + i] = text.charCodeAt(i);
+  ENCODER.encodeInto(text, out.subarray(PREFIX_BYTES.length)); // base64 is ASCII: 1 byte a char
   return out;
 }
 
@@ -92,6 +92,7 @@ export function formatEnvelope(
  * character outside the base64 alphabet, which the strict decoder rejects.
  */
 const TEXT = new TextDecoder("utf-8", { ignoreBOM: true });
+const ENCODER = new TextEncoder();
 
 function asciiToString(bytes: Uint8Array): string {
   return TEXT.decode(bytes);

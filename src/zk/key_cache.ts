@@ -61,9 +61,7 @@ export class KeyCache {
   }
 }
 
-/** Salts are public (they travel in every envelope): a hex string is a fine map key. */
+/** Salts are public (they travel in every envelope): their bytes as char codes make the key. */
 function saltId(salt: Uint8Array): string {
-  let id = "";
-  for (let i = 0; i < salt.length; i++) id += salt[i].toString(16).padStart(2, "0");
-  return id;
+  return String.fromCharCode(...salt);
 }
