@@ -76,7 +76,13 @@ async function runChild(mode: Mode): Promise<Result> {
         hashLength: 32,
         outputType: "binary",
       });
-      const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["decrypt"]);
+      const key = await crypto.subtle.importKey(
+        "raw",
+        raw as Uint8Array<ArrayBuffer>,
+        "AES-GCM",
+        false,
+        ["decrypt"],
+      );
       const plain = await open(key, nonce, sealed);
       if (!plain) throw new Error("authentication");
       return plain;

@@ -125,34 +125,38 @@ async function runNode(config, report, signal) {
 async function runWorkers(config, report, signal) {
   const { Miniflare } = await import("miniflare");
   const workerDir = join(harness, "workers");
+  const compatibilityDate = "2025-09-01";
   const mf = new Miniflare({
-    modulesRoot: workerDir,
-    modules: [
-      { type: "ESModule", path: join(workerDir, "worker.js") },
-      { type: "CompiledWasm", path: join(workerDir, "argon2.wasm") },
-      { type: "CompiledWasm", path: join(workerDir, "blake2b.wasm") },
+    workers: [
+      {
+        name: "scenarios",
+        modulesRoot: workerDir,
+        modules: [
+          { type: "ESModule", path: join(workerDir, "worker.js") },
+          { type: "CompiledWasm", path: join(workerDir, "argon2.wasm") },
+          { type: "CompiledWasm", path: join(workerDir, "blake2b.wasm") },
+        ],
+        compatibilityDate,
+      },
+      {
+        name: "no-wasm",
+        modulesRoot: workerDir,
+        modules: [{ type: "ESModule", path: join(workerDir, "no_wasm.js") }],
+        compatibilityDate,
+      },
     ],
-    compatibilityDate: "2025-09-01",
   });
   try {
     await mf.ready;
-    console.log(
-      `workerd ${(await capture(bin("workerd"), ["--version"])).trim()} via miniflare`,
-    );
-    const response = await untilAborted(
-      mf.dispatchFetch("http://scenarios.local/", {
-        method: "POST",
-        body: JSON.stringify(config),
-      }),
-      signal,
-    );
-    if (!response.ok) {
-      throw new Error(
-        `the Worker answered ${response.status}: ${await response.text()}`,
-      );
-    }
-    for (const result of await untilAborted(response.json(), signal)) {
-      report(result);
+    console.log(`${(await capture(bin("workerd"), ["--version"])).trim()} via miniflare`);
+    for (const name of ["scenarios", "no-wasm"]) {
+      const worker = await mf.getWorker(name);
+      const request = { method: "POST", body: JSON.stringify(config) };
+      const response = await untilAborted(worker.fetch("http://worker.local/", request), signal);
+      if (!response.ok) {
+        throw new Error(`Worker "${name}" answered ${response.status}: ${await response.text()}`);
+      }
+      for (const result of await untilAborted(response.json(), signal)) report(result);
     }
   } finally {
     await mf.dispose();
@@ -241,8 +245,11 @@ async function buildHarness() {
   const workerDir = join(harness, "workers");
   await esbuild.build({
     ...common,
-    entryPoints: [join(here, "workers", "index.js")],
-    outfile: join(workerDir, "worker.js"),
+    entryPoints: {
+      worker: join(here, "workers", "index.js"),
+      no_wasm: join(here, "workers", "no_wasm.ts"),
+    },
+    outdir: workerDir,
     platform: "browser",
     conditions: ["workerd", "worker", "browser"],
     target: "es2022",
@@ -267,7 +274,8 @@ function libraryFromDist({ external }) {
           throw new Error("dist/mod.js is missing: run scripts/build.ts");
         }
         if (!external) return { path: built };
-        const outDir = dirname(build.initialOptions.outfile);
+        const { outdir, outfile } = build.initialOptions;
+        const outDir = outdir ?? dirname(outfile);
         return {
           path: relative(outDir, built).split(sep).join("/"),
           external: true,

@@ -58,14 +58,18 @@ export interface ScenarioResult {
 /** Thrown by a scenario that cannot run here; the reason is reported. */
 export class Skip extends Error {}
 
-type Scenario = {
+/** One scenario: a name that says what it shows, and the code that shows it. */
+export interface Scenario {
+  /** What the scenario shows. */
   name: string;
-  run: (config: ScenarioConfig) => Promise<void>;
-};
+  /** Throws when it does not hold, {@link Skip} when it cannot run here. */
+  run(config: ScenarioConfig): Promise<void>;
+}
 
 const ZK_PASSPHRASE = "runtimes-passphrase-0123456789";
 
-const scenarios: Scenario[] = [
+/** The suite every runtime runs. */
+export const scenarios: readonly Scenario[] = [
   {
     name: "new Client() validates its options and ping() reaches the server",
     async run({ url, token }) {
@@ -272,13 +276,30 @@ const scenarios: Scenario[] = [
   },
 ];
 
-/** Runs every scenario in order; `onResult` sees each result as soon as it is known. */
+/**
+ * For a runtime that refuses to compile WebAssembly from bytes (workerd), run in an isolate
+ * where no client was given `zkWasm`: the failure must say what to do.
+ */
+export const zkWithoutWasmScenario: Scenario = {
+  name: "without zkWasm, zkKey fails with a StashError that names the zkWasm option",
+  async run({ url, token, prefix }) {
+    using zk = new Client(url, { token, zkKey: ZK_PASSPHRASE });
+    const error = await assertRejects(() => zk.set(`${prefix}/zk/no-wasm`, "x"), StashError);
+    assert(error.message.includes("zkWasm"), `the message should name zkWasm: ${error.message}`);
+  },
+};
+
+/**
+ * Runs the scenarios (by default the whole suite) in order; `onResult` sees each result as
+ * soon as it is known.
+ */
 export async function runScenarios(
   config: ScenarioConfig,
   onResult: (result: ScenarioResult) => void = () => {},
+  only: readonly Scenario[] = scenarios,
 ): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
-  for (const scenario of scenarios) {
+  for (const scenario of only) {
     const started = Date.now();
     let result: ScenarioResult;
     try {

@@ -36,6 +36,11 @@ const NAMES = ["argon2", "blake2b"] as const;
 export async function locateHashWasmBundle(): Promise<string> {
   const candidates: string[] = [];
   try {
+    await import("hash-wasm"); // makes Deno fetch the package into its cache if it has not yet
+  } catch {
+    // not resolvable from here; look in the usual places
+  }
+  try {
     const resolved = import.meta.resolve("hash-wasm");
     if (resolved.startsWith("file:")) {
       const bundleDir = new URL("./", resolved);

@@ -50,25 +50,30 @@ class AttemptTimeout extends Error {}
 /** Sends requests for one client. */
 export class Transport {
   #config: TransportConfig;
+  // Precomputed once: building URL and Headers objects per request shows in the benchmarks.
+  #base: string;
+  #headers: Record<string, string>;
 
   /** Creates a transport with a fixed configuration. */
   constructor(config: TransportConfig) {
     this.#config = config;
-  }
-
-  /** The URL of `path` (already encoded) below the base URL. */
-  url(path: string, query?: Record<string, string>): URL {
-    const url = new URL(this.#config.baseUrl);
+    const { origin, pathname } = config.baseUrl;
     // The base path is kept without a trailing slash ("" for the root), so paths append.
-    url.pathname = `${url.pathname.replace(/\/+$/, "")}${path}`;
-    if (query) url.search = new URLSearchParams(query).toString();
-    return url;
+    this.#base = origin + pathname.replace(/\/+$/, "");
+    this.#headers = Object.fromEntries(config.headers);
   }
 
-  /** Headers for a request: the client's own, then the request's. */
-  headers(extra?: Record<string, string>): Headers {
-    const headers = new Headers(this.#config.headers);
-    for (const [name, value] of Object.entries(extra ?? {})) headers.set(name, value);
+  /** The URL of `path` (already encoded, starting with `/`) below the base URL. */
+  url(path: string, query?: Record<string, string>): string {
+    const search = query ? `?${new URLSearchParams(query)}` : "";
+    return this.#base + path + search;
+  }
+
+  /** Headers for a request: the client's own, then the request's (names are lower case). */
+  headers(extra?: Record<string, string>): Record<string, string> {
+    if (!extra) return this.#headers;
+    const headers = { ...this.#headers };
+    for (const name in extra) headers[name.toLowerCase()] = extra[name];
     return headers;
   }
 
@@ -167,6 +172,11 @@ async function readBody(
   if (declared > limit) {
     await response.body.cancel();
     return tooLarge(response.status, limit, spec);
+  }
+  // A declared length within the limit bounds the read: take the runtime's fast path.
+  if (declared <= limit) {
+    const body = new Uint8Array(await response.arrayBuffer());
+    return body.byteLength > limit ? tooLarge(response.status, limit, spec) : body;
   }
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -123,3 +123,29 @@ Deno.test("decodeBase64() accepts the empty string and every canonical final qua
     assert.deepEqual(decode("+/+/"), new Uint8Array([0xfb, 0xff, 0xbf]), name);
   }
 });
+
+Deno.test("base64 module without native support takes the fallback path with the same results", async () => {
+  // deno-lint-ignore no-explicit-any
+  const ctor = Uint8Array as any;
+  const from = ctor.fromBase64;
+  const to = ctor.prototype.toBase64;
+  delete ctor.fromBase64;
+  delete ctor.prototype.toBase64;
+  let forced: typeof import("../src/zk/base64.ts");
+  try {
+    forced = await import("../src/zk/base64.ts?without-native");
+  } finally {
+    ctor.fromBase64 = from;
+    ctor.prototype.toBase64 = to;
+  }
+  assert.equal(forced.hasNativeBase64, false);
+  for (let length = 0; length <= 64; length++) {
+    const bytes = pseudoRandomBytes(length, 99 + length);
+    const text = encodeBase64(bytes);
+    assert.equal(forced.encodeBase64(bytes), text);
+    assert.deepEqual(forced.decodeBase64(text), bytes);
+  }
+  for (const bad of ["Zg", "Zh==", "Zm9v ", "Zm9v    ", "-_-_", "Zm9v\n"]) {
+    assert.equal(forced.decodeBase64(bad), undefined, JSON.stringify(bad));
+  }
+});

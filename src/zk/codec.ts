@@ -28,7 +28,7 @@ import { KeyCache } from "./key_cache.ts";
 import { type Argon2Wasm, configureArgon2, deriveKeyBytes } from "./kdf.ts";
 
 export { isEnvelope } from "./envelope.ts";
-export { type Argon2Wasm, configureArgon2, deriveKeyBytes } from "./kdf.ts";
+export { type Argon2Wasm, configureArgon2, deriveKeyBytes, type DeriveOptions } from "./kdf.ts";
 
 /** Fewest UTF-8 bytes a passphrase may have (the Go client's rule). */
 export const MIN_PASSPHRASE_BYTES = 16;

@@ -14,7 +14,7 @@ export const NONCE_LENGTH = 12;
 /** Bytes of the AES-GCM authentication tag at the end of the payload. */
 export const TAG_LENGTH = 16;
 /** Smallest decoded payload: salt, nonce and tag around an empty ciphertext. */
-export const MIN_PAYLOAD_LENGTH = SALT_LENGTH + NONCE_LENGTH + TAG_LENGTH;
+export const MIN_PAYLOAD_LENGTH: number = SALT_LENGTH + NONCE_LENGTH + TAG_LENGTH;
 
 /** The ASCII marker `$ZK$` that starts every envelope. */
 export const ENVELOPE_PREFIX = "$ZK$";

@@ -243,7 +243,10 @@ async function deriveWithHashWasm(
       hashLength: ARGON2ID_PARAMS.hashLength,
       outputType: "binary",
     });
-    return new Uint8Array(key);
+    if (key.buffer instanceof ArrayBuffer) return key as Uint8Array<ArrayBuffer>;
+    const copy = new Uint8Array(key);
+    key.fill(0);
+    return copy;
   } catch (cause) {
     throw compileFailure(cause);
   }
