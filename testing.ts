@@ -12,7 +12,7 @@
  *
  * @example Start a server, write a key, read it back
  * ```ts
- * import { startTestServer } from "./testing.ts";
+ * import { startTestServer } from "@stash/client/testing";
  *
  * await using server = await startTestServer();
  * await fetch(`${server.url}/kv/app/name`, { method: "PUT", body: "demo" }).then((r) => r.body?.cancel());
@@ -34,7 +34,7 @@ export {
   type StoreChange,
   type StoredEntry,
 } from "./src/testing/store.ts";
-export { SseHub, type SseOptions } from "./src/testing/sse_hub.ts";
+export { type SseControls, type SseOptions } from "./src/testing/sse_hub.ts";
 export { type SseWireFormat } from "./src/testing/sse_event.ts";
 export {
   type AccessLevel,
@@ -43,3 +43,4 @@ export {
   type TokenConfig,
 } from "./src/testing/auth.ts";
 export { type FetchHandler } from "./src/testing/listen.ts";
+export { type Format, FORMATS } from "./src/format.ts";

@@ -211,18 +211,23 @@ export const scenarios: readonly Scenario[] = [
     },
   },
   {
-    name: "zkKey decrypts an envelope written by another Stash client",
+    name: "zkKey decrypts envelopes of the other Stash clients, several reads at once",
     async run({ url, token, prefix, zkWasm, interop }) {
       if (!interop || interop.envelopes.length === 0) {
         throw new Skip("../shared/interop/zk-envelopes.json was not found");
       }
-      const sample = interop.envelopes.find((e) => e.writer === "go") ??
-        interop.envelopes[0];
+      // One envelope per writer (Go, Python, TypeScript, Rust), each with its own salt: the
+      // concurrent reads need one 64 MiB Argon2id derivation each, which must take turns.
+      const byWriter = new Map(interop.envelopes.map((e) => [e.writer, e]));
       using plain = new Client(url, { token });
       using zk = new Client(url, { token, zkKey: interop.passphrase, zkWasm });
-      const key = `${prefix}/zk/from-${sample.writer}`;
-      await plain.set(key, sample.envelope);
-      assertEquals(await zk.get(key), sample.plaintext);
+      await Promise.all(
+        [...byWriter.values()].map(async ({ writer, envelope, plaintext }) => {
+          const key = `${prefix}/zk/from-${writer}`;
+          await plain.set(key, envelope);
+          assertEquals(await zk.get(key), plaintext);
+        }),
+      );
     },
   },
   {

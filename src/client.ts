@@ -205,7 +205,10 @@ export class Client {
       // of the matching keys. A HEAD tells that apart from a refused token: only a refused
       // token gets 401 there too.
       if (!(error instanceof UnauthorizedError)) throw error;
-      await this.#send({ method: "HEAD", path: `/kv/${AUTH_PROBE_KEY}`, accept: [200, 403, 404] }, options)
+      await this.#send(
+        { method: "HEAD", path: `/kv/${AUTH_PROBE_KEY}`, accept: [200, 403, 404] },
+        options,
+      )
         .catch(() => {
           throw error;
         });
@@ -264,11 +267,15 @@ export class Client {
    */
   watch(prefix: string, options?: WatchOptions): Watch {
     const stored = checkPrefix(prefix);
-    return new Watch({
-      subscribe: (subscribeOptions) => this.subscribePrefix(stored, subscribeOptions),
-      list: (listPrefix, callOptions) => this.list(listPrefix, callOptions),
-      get: (key, callOptions) => this.get(key, callOptions),
-    }, stored, options);
+    return new Watch(
+      {
+        subscribe: (subscribeOptions) => this.subscribePrefix(stored, subscribeOptions),
+        list: (listPrefix, callOptions) => this.list(listPrefix, callOptions),
+        get: (key, callOptions) => this.get(key, callOptions),
+      },
+      stored,
+      options,
+    );
   }
 
   /** Resolves when the server answers its health check with `pong`. */
@@ -308,7 +315,10 @@ export class Client {
       topic,
       lifetime: this.#lifetime.signal,
       open: (signal) =>
-        transport.open({ method: "GET", key: topic, path: `/kv/subscribe/${path}`, accept: [200] }, signal),
+        transport.open(
+          { method: "GET", key: topic, path: `/kv/subscribe/${path}`, accept: [200] },
+          signal,
+        ),
     }, options);
   }
 

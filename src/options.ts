@@ -164,7 +164,8 @@ export function resolveOptions(baseUrl: unknown, options: unknown): ResolvedOpti
     maxRetryDelay: count("maxRetryDelay", o.maxRetryDelay ?? DEFAULTS.maxRetryDelay),
     zkKey: zkKey as string | Uint8Array | undefined,
     zkWasm,
-    fetch: fetchFn as FetchLike,
+    // Called without a receiver: browsers and workerd refuse fetch() with another `this`.
+    fetch: (input, init) => (fetchFn as FetchLike)(input, init),
     headers,
     maxResponseSize: positive(
       "maxResponseSize",

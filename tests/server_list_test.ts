@@ -59,13 +59,22 @@ Deno.test("list timestamps are strictly increasing with up to 9 fractional digit
 });
 
 Deno.test("list is sorted by updated_at, newest first, and an update moves a key up", async () => {
-  await using server = await startTestServer();
-  for (const key of ["one", "two", "three"]) await put(server, key, key);
+  let clock = T0;
+  await using server = await startTestServer({ now: () => clock });
+  for (const key of ["one", "two", "three"]) {
+    await put(server, key, key);
+    clock += 1000;
+  }
   await put(server, "one", "again");
-  const keys = JSON.parse((await list(server)).text).map((i: { key: string }) => i.key);
-  assert.deepEqual(keys, ["one", "three", "two"]);
   const items = JSON.parse((await list(server)).text);
-  assert.ok(items[0].created_at < items[0].updated_at);
+  assert.deepEqual(
+    items.map((i: Record<string, string>) => [i.key, i.created_at, i.updated_at]),
+    [
+      ["one", "2026-01-04T10:30:00.123Z", "2026-01-04T10:30:03.123Z"],
+      ["three", "2026-01-04T10:30:02.123Z", "2026-01-04T10:30:02.123Z"],
+      ["two", "2026-01-04T10:30:01.123Z", "2026-01-04T10:30:01.123Z"],
+    ],
+  );
 });
 
 Deno.test("list prefix is a plain string prefix: app matches apple", async () => {

@@ -252,3 +252,14 @@ Deno.test("a base URL without a path addresses /kv/ at the root, with or without
     assert.equal(fake.calls[0].url.href, "http://stash.test/kv/k");
   }
 });
+
+Deno.test("fetch is called without a receiver, as browsers and workerd require", async () => {
+  const receivers: unknown[] = [];
+  const strictFetch = function (this: unknown) {
+    receivers.push(this);
+    return Promise.resolve(text(200, "v"));
+  } as unknown as typeof fetch;
+  using c = new Client(BASE, { fetch: strictFetch });
+  await c.get("k");
+  assert.deepEqual(receivers, [undefined]);
+});

@@ -10,6 +10,7 @@ import {
   kdfStats,
   resetKdfStats,
 } from "../src/zk/kdf.ts";
+import { ZkCodec } from "../src/zk/codec.ts";
 
 const binaries = await readHashWasmBinaries();
 const modules = await compileHashWasmModules();
@@ -177,6 +178,25 @@ Deno.test("a runtime that refuses to compile WebAssembly gets a StashError namin
     });
   } finally {
     WebAssembly.compile = compile;
+    configureArgon2(null);
+  }
+});
+
+Deno.test("ZkCodec's wasm option configures the engine, and rejects unusable modules", () => {
+  configureArgon2(null);
+  try {
+    new ZkCodec("codec-wasm-option-key", { wasm: modules }).close();
+    assert.equal(argon2Path(), "wasm-engine");
+    configureArgon2(null);
+    assert.throws(
+      () =>
+        new ZkCodec("codec-wasm-option-key", {
+          wasm: { argon2: modules.blake2b, blake2b: modules.argon2 },
+        }),
+      TypeError,
+    );
+    assert.equal(argon2Path(), "hash-wasm");
+  } finally {
     configureArgon2(null);
   }
 });

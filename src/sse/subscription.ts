@@ -6,7 +6,7 @@
  */
 
 import "../dispose.ts";
-import type { StashError } from "../errors.ts";
+import { ResponseError, type StashError } from "../errors.ts";
 import { parseTimestamp } from "../key_info.ts";
 import { sleep } from "../retry.ts";
 import { errorForStatus } from "../status.ts";
@@ -68,6 +68,22 @@ export interface StreamSource {
 
 const ACTIONS = new Set(["create", "update", "delete"]);
 
+/** Longest delay `setTimeout` honours; a longer one fires at once. */
+const MAX_TIMER_DELAY = 2_147_483_647;
+
+/** Checks a delay option; throws `TypeError`/`RangeError` naming it. */
+export function checkDelay(name: string, value: unknown): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a number of milliseconds, received ${typeof value}`);
+  }
+  if (!(value > 0 && value <= MAX_TIMER_DELAY)) {
+    throw new RangeError(
+      `${name} must be a number of milliseconds from 1 to ${MAX_TIMER_DELAY}, received ${value}`,
+    );
+  }
+  return value;
+}
+
 /**
  * Change notifications for a key, a prefix or every key: an async iterable that reconnects by
  * itself. Close it with `break`, {@link Subscription.close}, `using`, or the `signal` option;
@@ -83,9 +99,23 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
   #iterating = false;
   #malformed = 0;
   #firstConnection: Promise<Response>;
+  /** The latest connection attempt, awaited by async disposal. */
+  #connection: Promise<unknown> = Promise.resolve();
+  #baseDelay: number;
+  #maxDelay: number;
 
-  /** Starts connecting at once; use the client's `subscribe*` methods to create one. */
+  /**
+   * Starts connecting at once; use the client's `subscribe*` methods to create one.
+   * Throws `TypeError` or `RangeError` for invalid options.
+   */
   constructor(source: StreamSource, options: SubscribeOptions = {}) {
+    this.#baseDelay = checkDelay("reconnectDelay", options.reconnectDelay ?? 1000);
+    this.#maxDelay = checkDelay("maxReconnectDelay", options.maxReconnectDelay ?? 30_000);
+    if (options.onStateChange !== undefined && typeof options.onStateChange !== "function") {
+      throw new TypeError(
+        `onStateChange must be a function, received ${typeof options.onStateChange}`,
+      );
+    }
     this.#source = source;
     this.#options = options;
     const stop = () => this.close();
@@ -124,10 +154,13 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
     this.close();
   }
 
-  /** Closes the subscription at the end of an `await using` block. */
-  [Symbol.asyncDispose](): Promise<void> {
+  /**
+   * Closes the subscription at the end of an `await using` block, and waits until its
+   * connection attempt has given up.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    return Promise.resolve();
+    await this.#connection.catch(() => {});
   }
 
   /** The events, in order. A subscription has one consumer: a second iteration throws. */
@@ -138,8 +171,8 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
   }
 
   async *#run(): AsyncGenerator<SubscriptionEvent> {
-    const base = this.#options.reconnectDelay ?? 1000;
-    const max = this.#options.maxReconnectDelay ?? 30_000;
+    const base = this.#baseDelay;
+    const max = this.#maxDelay;
     let serverRetry: number | undefined;
     let failures = 0;
     let pending: Promise<Response> | undefined = this.#firstConnection;
@@ -150,9 +183,9 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
         try {
           const response = await (pending ?? this.#open());
           pending = undefined;
-          if (response.status !== 200) {
+          if (response.status !== 200 || !response.body) {
             const failure = await this.#failure(response);
-            if (isFatalStatus(response.status)) {
+            if (isFatalStatus(failure.status)) {
               this.#setState({ state: "closed", error: failure });
               throw failure;
             }
@@ -166,9 +199,10 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
                 const change = this.#parseChange(event.data);
                 if (change) events.push(change);
               },
-              onRetry: (ms) => serverRetry = ms,
+              // At least 1 ms, so that the backoff still doubles after a "retry: 0".
+              onRetry: (ms) => serverRetry = Math.max(1, ms),
             });
-            const reader = response.body!.getReader();
+            const reader = response.body.getReader();
             try {
               for (;;) {
                 const { done, value } = await reader.read();
@@ -179,7 +213,7 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
               }
             } finally {
               reader.releaseLock();
-              await response.body!.cancel().catch(() => {});
+              await response.body.cancel().catch(() => {});
             }
           }
         } catch (caught) {
@@ -207,17 +241,21 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
   #open(): Promise<Response> {
     this.#setState({ state: "connecting" });
     const attempt = this.#source.open(this.#controller.signal);
+    this.#connection = attempt;
     attempt.catch(() => {}); // Rejections are handled when the iterator awaits it.
     return attempt;
   }
 
   async #failure(response: Response): Promise<StashError> {
-    const body = await response.text().catch(() => "");
-    const failure = errorForStatus(response.status, body, {
-      method: "GET",
-      key: this.#source.topic,
-    });
-    return failure;
+    const context = { method: "GET", key: this.#source.topic };
+    // A redirect (opaque in browsers, status 0) would be followed to the same answer forever.
+    if (response.type === "opaqueredirect" || response.status === 0) {
+      await response.body?.cancel().catch(() => {});
+      return new ResponseError(301, "the server redirected; redirects are not followed", context);
+    }
+    if (response.status === 200) return new ResponseError(200, "the stream has no body", context);
+    const body = await readSome(response, 4096);
+    return errorForStatus(response.status, body, context);
   }
 
   #parseChange(data: string): SubscriptionEvent | undefined {
@@ -242,6 +280,28 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
       // A listener's failure must not break the stream.
     }
   }
+}
+
+/** The first `limit` bytes of an error body, as text; the rest is not downloaded. */
+async function readSome(response: Response, limit: number): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    let size = 0;
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    // An error body that breaks off is still an error: report what arrived.
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return text.slice(0, limit);
 }
 
 /** Redirects and client errors end a subscription: asking again cannot change the answer. */

@@ -19,7 +19,7 @@ import {
 import { type ResolvedOptions, resolveOptions, type StashServerOptions } from "./options.ts";
 import { cleanPath, decodePath, escapePath, requestTarget } from "./paths.ts";
 import { emptyResponse, jsonError, TEXT_CONTENT_TYPE, textError } from "./responses.ts";
-import { SseHub } from "./sse_hub.ts";
+import { type SseControls, SseHub } from "./sse_hub.ts";
 import { MemoryStore } from "./store.ts";
 
 /**
@@ -33,8 +33,8 @@ export interface StashHandler {
   (request: Request): Promise<Response>;
   /** The served store: seed it, inspect it, or change it (changes reach subscribers). */
   readonly store: MemoryStore;
-  /** The subscriptions hub and its test controls. */
-  readonly sse: SseHub;
+  /** The subscription streams and their test controls. */
+  readonly sse: SseControls;
 }
 
 const METHODS = ["GET", "HEAD", "PUT", "DELETE"];
@@ -50,7 +50,7 @@ interface Context extends KvContext, ResolvedOptions {
  *
  * @example Serve it with Deno and talk to it
  * ```ts
- * import { createStashHandler } from "./handler.ts";
+ * import { createStashHandler } from "@stash/client/testing";
  *
  * const handler = createStashHandler();
  * handler.store.set("app/config", '{"debug":true}', "json");

@@ -41,7 +41,7 @@ export interface StashServerOptions {
   cors?: boolean;
   /**
    * The clock for timestamps, in milliseconds since the Unix epoch (for deterministic tests).
-   * Ignored when `store` is given: the store has its own clock.
+   * Not allowed together with `store`, which has its own clock.
    * @default Date.now
    */
   now?: () => number;

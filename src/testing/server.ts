@@ -8,7 +8,7 @@
 import { createStashHandler, type StashHandler } from "./handler.ts";
 import { type FetchHandler, listen, type Listener } from "./listen.ts";
 import type { StashServerOptions } from "./options.ts";
-import type { SseHub } from "./sse_hub.ts";
+import type { SseControls } from "./sse_hub.ts";
 import type { MemoryStore } from "./store.ts";
 
 /** Options of {@link startTestServer}: the server's options plus where to listen. */
@@ -48,8 +48,8 @@ export interface TestServer extends AsyncDisposable {
   readonly handler: StashHandler;
   /** The served store. */
   readonly store: MemoryStore;
-  /** The subscriptions hub and its test controls. */
-  readonly sse: SseHub;
+  /** The subscription streams and their test controls. */
+  readonly sse: SseControls;
   /**
    * Stops listening, as a crashed server would: open subscription streams break, new
    * connections are refused. The store is kept; {@link TestServer.start} listens again.
@@ -69,7 +69,7 @@ export interface TestServer extends AsyncDisposable {
  *
  * @example A test against a real port
  * ```ts
- * import { startTestServer } from "./server.ts";
+ * import { startTestServer } from "@stash/client/testing";
  *
  * await using server = await startTestServer({ secrets: true });
  * const put = await fetch(`${server.url}/kv/app/config`, {

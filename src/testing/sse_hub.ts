@@ -36,11 +36,46 @@ interface Subscriber {
 export const DEFAULT_QUEUE_LIMIT = 1024 * 1024;
 
 /**
+ * The subscription controls of a running server: how many streams are open, waiting for them,
+ * and breaking, ending, refusing or reshaping them. Every change of the store (over HTTP or
+ * directly) goes, as one `change` event, to each open stream whose topic matches.
+ */
+export interface SseControls {
+  /** How many subscription streams are open (waiting for their first event included). */
+  readonly subscriberCount: number;
+  /**
+   * Resolves once `subscriberCount` equals `count`: after a client subscribed (the client
+   * itself cannot tell before the first event), or after streams were cleaned up.
+   * Rejects with the signal's reason if `signal` aborts first.
+   */
+  waitForSubscribers(count: number, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Breaks every open stream at once, as a crashed or restarted server would: clients see the
+   * body fail mid-read. A stream still waiting for its first event answers 200 with a body that
+   * fails at once. Returns how many streams were dropped.
+   */
+  dropStreams(): number;
+  /** Ends every open stream cleanly after its queued events. Returns how many were ended. */
+  endStreams(): number;
+  /**
+   * Answers new subscription requests with `status` (for example 401, 403, 500, 503) until
+   * called with `null`. 401 and 403 carry the auth middleware's plain-text bodies
+   * (`Unauthorized`, `Forbidden`); other statuses have an empty body. Open streams stay open.
+   */
+  refuseSubscriptions(status: number | null): void;
+  /**
+   * Changes how events are written from now on, for every stream (open ones included):
+   * small chunks, CRLF or CR line endings, a `retry:` field. Fields left out keep their value.
+   */
+  configure(format: SseWireFormat): void;
+}
+
+/**
  * The server's open subscriptions. Every change of the store (over HTTP or directly) goes, as
  * one `change` event, to each stream whose topic matches. A stream's response is held back
  * until its first event, as the real server does.
  */
-export class SseHub {
+export class SseHub implements SseControls {
   #subscribers = new Set<Subscriber>();
   #waiters = new Set<() => void>();
   #format: ResolvedWireFormat;

@@ -94,15 +94,20 @@ export class ZkCodec {
   /**
    * Copies the passphrase (UTF-8 for a string); the caller's string or buffer is not kept.
    * Throws `RangeError` when it has fewer than 16 UTF-8 bytes, or `cacheSize` is not a
-   * positive integer; `TypeError` for a passphrase of another type.
+   * positive integer; `TypeError` for a passphrase of another type or an unusable `wasm`.
    */
   constructor(passphrase: string | Uint8Array, options: ZkCodecOptions = {}) {
     const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
     if (!Number.isInteger(cacheSize) || cacheSize < 1) {
       throw new RangeError(`cacheSize must be a positive integer, received ${cacheSize}`);
     }
-    if (options.wasm !== undefined) configureArgon2(options.wasm);
     this.#passphrase = passphraseBytes(passphrase);
+    try {
+      if (options.wasm !== undefined) configureArgon2(options.wasm);
+    } catch (error) {
+      this.#passphrase.fill(0);
+      throw error;
+    }
     this.#cache = new KeyCache(cacheSize, (salt) => this.#derive(salt));
   }
 
