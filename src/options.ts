@@ -67,12 +67,15 @@ export interface ClientOptions {
   maxResponseSize?: number;
 }
 
-/** Precompiled WebAssembly modules of the Argon2id core. */
+/**
+ * The Argon2id core's WebAssembly, precompiled (what a Worker's `.wasm` import gives) or as
+ * bytes. `deno task zk:wasm` writes both files from the installed `hash-wasm` package.
+ */
 export interface ZkWasmModules {
-  /** The Argon2 module of `hash-wasm`. */
-  argon2: WebAssembly.Module;
-  /** The BLAKE2b module of `hash-wasm`. */
-  blake2b: WebAssembly.Module;
+  /** `hash-wasm`'s Argon2 module. */
+  argon2: WebAssembly.Module | BufferSource;
+  /** `hash-wasm`'s BLAKE2b module. */
+  blake2b: WebAssembly.Module | BufferSource;
 }
 
 /** Options every call accepts. */
@@ -140,12 +143,9 @@ export function resolveOptions(baseUrl: unknown, options: unknown): ResolvedOpti
     throw new TypeError(`fetch must be a function, received ${typeof o.fetch}`);
   }
   const zkWasm = o.zkWasm as ZkWasmModules | undefined;
-  if (
-    zkWasm !== undefined &&
-    !(zkWasm?.argon2 instanceof WebAssembly.Module && zkWasm?.blake2b instanceof WebAssembly.Module)
-  ) {
+  if (zkWasm !== undefined && !(isWasm(zkWasm?.argon2) && isWasm(zkWasm?.blake2b))) {
     throw new TypeError(
-      "zkWasm must be { argon2: WebAssembly.Module, blake2b: WebAssembly.Module }",
+      "zkWasm must be { argon2, blake2b }, each a WebAssembly.Module or the bytes of one",
     );
   }
   let headers: Headers;
@@ -200,6 +200,11 @@ function resolveBaseUrl(baseUrl: unknown): URL {
     throw new TypeError(`baseUrl must not have a query or fragment, received "${url.origin}..."`);
   }
   return url;
+}
+
+function isWasm(value: unknown): boolean {
+  return value instanceof WebAssembly.Module || value instanceof ArrayBuffer ||
+    ArrayBuffer.isView(value);
 }
 
 function positive(name: string, value: unknown, unit = "milliseconds"): number {
