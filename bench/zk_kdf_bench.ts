@@ -1,8 +1,10 @@
 /**
  * Cost of the ZK crypto, each figure a ratio against a baseline in the same process:
  *
- * - one uncached Argon2id derivation (a new salt every run): `deriveKeyBytes()` on hash-wasm's
- *   path and on the reused engine, against calling hash-wasm's `argon2id()` directly;
+ * - one uncached Argon2id derivation (a new salt every run): `deriveKeyBytes()` by default (the
+ *   reused engine on the modules captured from hash-wasm), with `zkWasm` modules (the same
+ *   engine), and on the fall-back (hash-wasm's `argon2id()`, when the capture finds nothing),
+ *   against calling hash-wasm's `argon2id()` directly;
  * - a cached decrypt / encrypt: `ZkCodec` against bare WebCrypto AES-GCM on the same value.
  *
  * ```sh
@@ -13,11 +15,29 @@ import { argon2id } from "hash-wasm";
 import { compileHashWasmModules } from "../scripts/extract_wasm.ts";
 import { configureArgon2, deriveKeyBytes, ZkCodec } from "../src/zk/codec.ts";
 import { decodeBase64 } from "../src/zk/base64.ts";
+import { kdfStats, resetCapturedArgon2 } from "../src/zk/kdf.ts";
 
 const modules = await compileHashWasmModules();
 const passphrase = new TextEncoder().encode("bench-passphrase-16+");
 const salt = () => crypto.getRandomValues(new Uint8Array(16));
 const DERIVATIONS = { n: 30, warmup: 3 };
+
+type Path = "default" | "zkWasm" | "fallback";
+let current: Path | undefined;
+
+/** Switches the process-wide Argon2 set-up only when the bench changes (not on every run). */
+function use(path: Path): void {
+  if (path === current) return;
+  current = path;
+  configureArgon2(path === "zkWasm" ? modules : null);
+  resetCapturedArgon2(path === "fallback" ? () => Promise.resolve(undefined) : undefined);
+}
+
+async function derive(path: Path, expected: string): Promise<void> {
+  use(path);
+  (await deriveKeyBytes(passphrase, salt())).fill(0);
+  if (kdfStats().lastPath !== expected) throw new Error(`${path}: ran on ${kdfStats().lastPath}`);
+}
 
 Deno.bench({
   name: "hash-wasm argon2id() directly",
@@ -38,27 +58,28 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "deriveKeyBytes(), hash-wasm path (no zkWasm)",
+  name: "deriveKeyBytes(), default: engine on hash-wasm's captured modules",
   group: "argon2id, uncached",
   ...DERIVATIONS,
-  async fn() {
-    configureArgon2(null);
-    (await deriveKeyBytes(passphrase, salt())).fill(0);
-  },
+  fn: () => derive("default", "captured-engine"),
 });
 
 Deno.bench({
-  name: "deriveKeyBytes(), reused engine (zkWasm modules)",
+  name: "deriveKeyBytes(), zkWasm modules: the same engine",
   group: "argon2id, uncached",
   ...DERIVATIONS,
-  async fn() {
-    configureArgon2(modules); // a no-op after the first run
-    (await deriveKeyBytes(passphrase, salt())).fill(0);
-  },
+  fn: () => derive("zkWasm", "wasm-engine"),
+});
+
+Deno.bench({
+  name: "deriveKeyBytes(), fall-back: hash-wasm's argon2id()",
+  group: "argon2id, uncached",
+  ...DERIVATIONS,
+  fn: () => derive("fallback", "hash-wasm"),
 });
 
 // Cached paths: one codec whose write key is derived before the benches start.
-configureArgon2(modules);
+use("zkWasm");
 const codec = new ZkCodec(passphrase);
 
 for (const size of [64, 64 * 1024]) {

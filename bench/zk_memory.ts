@@ -1,10 +1,13 @@
 /**
  * Peak resident memory of 50 decrypts of values with 50 different salts (50 Argon2id
- * derivations of 64 MiB each), on three paths, each in a fresh process:
+ * derivations of 64 MiB each), on four paths, each in a fresh process:
  *
  * - `hash-wasm-direct`: what the other clients do, hash-wasm's `argon2id()` per value;
- * - `codec-default`: `ZkCodec` without `zkWasm` (hash-wasm's `argon2id()`, one at a time);
- * - `codec-engine`: `ZkCodec` with hash-wasm's modules, on the one reused engine.
+ * - `codec-default`: `ZkCodec` without `zkWasm`: the one reused engine, on the modules captured
+ *   from hash-wasm at the first derivation;
+ * - `codec-engine`: `ZkCodec` with `zkWasm` modules, on the same engine;
+ * - `codec-fallback`: `ZkCodec` without `zkWasm` where the capture finds nothing: hash-wasm's
+ *   `argon2id()`, one at a time (for reference; the goal applies to `codec-default`).
  *
  * ```sh
  * deno run --allow-read --allow-env --allow-run bench/zk_memory.ts
@@ -17,10 +20,11 @@
 import { argon2id } from "hash-wasm";
 import { compileHashWasmModules } from "../scripts/extract_wasm.ts";
 import { configureArgon2, deriveKeyBytes, encryptWith, ZkCodec } from "../src/zk/codec.ts";
+import { kdfStats, resetCapturedArgon2 } from "../src/zk/kdf.ts";
 import { parseEnvelope } from "../src/zk/envelope.ts";
 import { open } from "../src/zk/cipher.ts";
 
-const MODES = ["hash-wasm-direct", "codec-default", "codec-engine"] as const;
+const MODES = ["hash-wasm-direct", "codec-default", "codec-engine", "codec-fallback"] as const;
 type Mode = typeof MODES[number];
 const COUNT = 50;
 const PASSPHRASE = "memory-bench-passphrase";
@@ -36,6 +40,8 @@ interface Result {
   baselineMiB: number;
   peakMiB: number;
   msPerDecrypt: number;
+  /** The path the codec's derivations took (`kdfStats().lastPath`). */
+  path: string;
 }
 
 const MiB = 1024 * 1024;
@@ -89,6 +95,7 @@ async function runChild(mode: Mode): Promise<Result> {
     };
   } else {
     const wasm = mode === "codec-engine" ? await compileHashWasmModules() : undefined;
+    if (mode === "codec-fallback") resetCapturedArgon2(() => Promise.resolve(undefined));
     const codec = new ZkCodec(PASSPHRASE, { wasm });
     decrypt = (stored) => codec.decrypt(stored);
   }
@@ -112,6 +119,7 @@ async function runChild(mode: Mode): Promise<Result> {
     baselineMiB: Math.round(baseline / MiB),
     peakMiB: Math.round(peak / MiB),
     msPerDecrypt: Math.round(elapsed / samples.length),
+    path: mode === "hash-wasm-direct" ? "-" : String(kdfStats().lastPath),
   };
 }
 
@@ -145,7 +153,8 @@ async function runParent(): Promise<void> {
     console.log(
       `  ${mode.padEnd(18)} peak RSS ${String(result.peakMiB).padStart(5)} MiB ` +
         `(baseline ${result.baselineMiB} MiB, ${verdict} the ${GOAL_MIB} MiB goal), ` +
-        `${result.msPerDecrypt} ms per decrypt`,
+        `${result.msPerDecrypt} ms per decrypt` +
+        (result.path === "-" ? "" : `, path ${result.path}`),
     );
   }
 }

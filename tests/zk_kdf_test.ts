@@ -8,6 +8,7 @@ import {
   configureArgon2,
   deriveKeyBytes,
   kdfStats,
+  resetCapturedArgon2,
   resetKdfStats,
 } from "../src/zk/kdf.ts";
 import { ZkCodec } from "../src/zk/codec.ts";
@@ -49,7 +50,7 @@ Deno.test("deriveKeyBytes() on precompiled modules matches hash-wasm's argon2id"
   } finally {
     configureArgon2(null);
   }
-  assert.equal(argon2Path(), "hash-wasm");
+  assert.notEqual(argon2Path(), "wasm-engine");
 });
 
 Deno.test("deriveKeyBytes() on .wasm bytes matches the precompiled modules", async () => {
@@ -73,23 +74,34 @@ Deno.test("the Argon2 engine leaves nothing of a derivation in WebAssembly memor
   } finally {
     configureArgon2(null);
   }
-  assert.equal(await argon2EngineWiped(), undefined, "unconfigured: no engine is kept");
+  assert.equal(await argon2EngineWiped(), undefined, "configureArgon2(null) drops the engine");
+  await deriveKeyBytes(passphrase, randomSalt()); // the default path: hash-wasm's captured modules
+  assert.equal(kdfStats().lastPath, "captured-engine");
+  assert.equal(await argon2EngineWiped(), true);
 });
 
-Deno.test("deriveKeyBytes() runs one derivation at a time on either path", async () => {
-  for (const wasm of [modules, null]) {
+Deno.test("deriveKeyBytes() runs one derivation at a time on every path", async () => {
+  const paths = [
+    { wasm: modules, path: "wasm-engine" },
+    { wasm: null, path: "captured-engine" },
+    { wasm: null, path: "hash-wasm", capture: () => Promise.resolve(undefined) },
+  ] as const;
+  for (const { wasm, path, ...rest } of paths) {
     configureArgon2(wasm);
+    if ("capture" in rest) resetCapturedArgon2(rest.capture);
     try {
       resetKdfStats();
       const salts = [randomSalt(), randomSalt()];
       const keys = await Promise.all(salts.map((salt) => deriveKeyBytes(passphrase, salt)));
       assert.notDeepEqual(keys[0], keys[1]);
       const stats = kdfStats();
+      assert.equal(stats.lastPath, path);
       assert.equal(stats.derivations, 2);
       assert.equal(stats.maxActive, 1, `path ${stats.lastPath}`);
       assert.equal(stats.active, 0);
     } finally {
       configureArgon2(null);
+      resetCapturedArgon2();
     }
   }
 });
@@ -139,7 +151,7 @@ Deno.test("configureArgon2() rejects swapped modules, non-modules and invalid by
     () => configureArgon2({ argon2: "argon2.wasm" as any, blake2b: modules.blake2b }),
     typeError(/zkWasm\.argon2 must be a WebAssembly\.Module or bytes, received string/),
   );
-  assert.equal(argon2Path(), "hash-wasm", "a rejected configuration changes nothing");
+  assert.notEqual(argon2Path(), "wasm-engine", "a rejected configuration changes nothing");
 });
 
 Deno.test("configureArgon2() with swapped bytes fails the derivation, then recovers", async () => {
@@ -195,7 +207,7 @@ Deno.test("ZkCodec's wasm option configures the engine, and rejects unusable mod
         }),
       TypeError,
     );
-    assert.equal(argon2Path(), "hash-wasm");
+    assert.notEqual(argon2Path(), "wasm-engine");
   } finally {
     configureArgon2(null);
   }

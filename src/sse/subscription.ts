@@ -98,7 +98,7 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
   #state: SubscriptionState = { state: "connecting" };
   #iterating = false;
   #malformed = 0;
-  #firstConnection: Promise<Response>;
+  #firstConnection: Promise<Response> | undefined;
   /** The latest connection attempt, awaited by async disposal. */
   #connection: Promise<unknown> = Promise.resolve();
   #baseDelay: number;
@@ -122,8 +122,9 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
     const signals = [options.signal, source.lifetime].filter((s): s is AbortSignal => !!s);
     for (const signal of signals) signal.addEventListener("abort", stop, { once: true });
     this.#unlink = () => signals.forEach((signal) => signal.removeEventListener("abort", stop));
-    this.#firstConnection = this.#open();
+    // Already aborted: closed from the start, without a request.
     if (signals.some((signal) => signal.aborted)) this.close();
+    else this.#firstConnection = this.#open();
   }
 
   /** The current connection state. */

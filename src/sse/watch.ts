@@ -10,6 +10,7 @@
 import "../dispose.ts";
 import { NotFoundError, StashError } from "../errors.ts";
 import type { KeyInfo } from "../key_info.ts";
+import { normalizeKey } from "../keys.ts";
 import type { CallOptions } from "../options.ts";
 import {
   type ChangeAction,
@@ -198,21 +199,26 @@ export class Watch implements AsyncIterable<WatchEvent>, Disposable, AsyncDispos
     this.#ready.catch(() => {});
     const { resyncInterval: _, concurrency: _c, maxBufferedEvents: _m, onError: _e, ...rest } =
       options;
+    const signal = options.signal;
     this.#subscription = source.subscribe({
       ...rest,
-      signal: this.#controller.signal,
+      // An aborted signal closes the subscription before it sends anything.
+      signal: signal?.aborted ? signal : this.#controller.signal,
       onStateChange: (state) => this.#onState(state),
     });
-    this.#following = this.#follow();
-    this.#resync();
-    if (interval !== Infinity) this.#timer = setInterval(() => this.#resync(), interval);
-    const signal = options.signal;
+    if (signal?.aborted) {
+      this.#following = Promise.resolve();
+      this.close();
+      return;
+    }
     if (signal) {
       const stop = () => this.close();
       signal.addEventListener("abort", stop, { once: true });
       this.#unlinkSignal = () => signal.removeEventListener("abort", stop);
-      if (signal.aborted) this.close();
     }
+    this.#following = this.#follow();
+    this.#resync();
+    if (interval !== Infinity) this.#timer = setInterval(() => this.#resync(), interval);
   }
 
   /**
@@ -223,14 +229,17 @@ export class Watch implements AsyncIterable<WatchEvent>, Disposable, AsyncDispos
     return this.#ready;
   }
 
-  /** The current value of `key`, or undefined when it does not exist (or is not loaded yet). */
+  /**
+   * The current value of `key` (normalised as the server stores it, so `"app/my key"` reads
+   * `app/my_key`), or undefined when it does not exist or is not loaded yet. No request is made.
+   */
   get(key: string): string | undefined {
-    return this.#snapshot.get(key);
+    return this.#snapshot.get(key) ?? this.#snapshot.get(normalizeKey(key));
   }
 
-  /** True when `key` is in the snapshot. */
+  /** True when `key` (normalised) is in the snapshot. */
   has(key: string): boolean {
-    return this.#snapshot.has(key);
+    return this.#snapshot.has(key) || this.#snapshot.has(normalizeKey(key));
   }
 
   /** The keys and values of the snapshot. */

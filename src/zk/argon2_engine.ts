@@ -59,6 +59,15 @@ export const REQUIRED_EXPORTS = {
   blake2b: ["memory", "Hash_GetBuffer", "Hash_Init", "Hash_Update", "Hash_Final", "Hash_Calculate"],
 } as const;
 
+/** The exports the engine needs that `module` lacks (none: it has the shape of `kind`). */
+export function missingExports(
+  module: WebAssembly.Module,
+  kind: keyof typeof REQUIRED_EXPORTS,
+): string[] {
+  const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  return REQUIRED_EXPORTS[kind].filter((name) => !names.has(name));
+}
+
 /**
  * Throws a `TypeError` naming `option` when `module` lacks an export the engine needs (for
  * example the two modules were swapped, or a module from another library was passed).
@@ -68,8 +77,7 @@ export function checkModuleExports(
   kind: keyof typeof REQUIRED_EXPORTS,
   option: string,
 ): void {
-  const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
-  const missing = REQUIRED_EXPORTS[kind].filter((name) => !names.has(name));
+  const missing = missingExports(module, kind);
   if (missing.length > 0) {
     throw new TypeError(
       `${option} is not hash-wasm's ${kind} module: it lacks the export(s) ${missing.join(", ")}`,
@@ -82,6 +90,13 @@ const ARGON2ID_TYPE = 2;
 const BLOCK = 1024;
 /** hash-wasm's BLAKE2b input buffer (its MAX_HEAP). */
 const BLAKE_BUFFER = 16 * 1024;
+
+/**
+ * Capacity of the throwaway engines of {@link Argon2Engine.verify}. hash-wasm's Argon2 starts
+ * with 512 KiB of blocks, and its `Hash_SetMemorySize` fails for a total below that (an unsigned
+ * subtraction wraps), so the smallest capacity that works is 511 KiB plus the parameter block.
+ */
+const VERIFY_CAPACITY_KIB = 1024;
 
 /** RFC 9106 §5.3, the Argon2id test vector. */
 const SELF_TEST = {
@@ -236,6 +251,19 @@ export class Argon2Engine {
       throw new Error("the Argon2 WebAssembly modules failed the RFC 9106 Argon2id self-test");
     }
     return engine;
+  }
+
+  /**
+   * Whether two modules work together as hash-wasm's Argon2 and BLAKE2b: true when a small
+   * throwaway engine (1 MiB, not 64) passes the RFC 9106 self-test. Never throws.
+   */
+  static async verify(argon2: WebAssembly.Module, blake2b: WebAssembly.Module): Promise<boolean> {
+    try {
+      (await Argon2Engine.create(argon2, blake2b, VERIFY_CAPACITY_KIB)).dispose();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Computes an Argon2id (version 0x13) tag, then wipes every byte the computation touched. */

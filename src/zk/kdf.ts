@@ -2,13 +2,17 @@
  * Argon2id key derivation for ZK envelopes (version 0x13, t=1, m=64 MiB, p=4, 32-byte key),
  * one derivation at a time per process.
  *
- * Two paths compute the same bytes:
- * - with WebAssembly configured ({@link configureArgon2}, as modules or bytes): one reused
- *   engine ({@link Argon2Engine}), whose 64 MiB is allocated once and zeroed after each use;
- * - otherwise hash-wasm's `argon2id()`, which compiles from bytes bundled in its JavaScript and
- *   takes a fresh 64 MiB per call, released only when the garbage collector gets to it.
+ * Derivations run on one reused engine ({@link Argon2Engine}), whose 64 MiB is allocated once and
+ * zeroed after each use, on hash-wasm's Argon2 and BLAKE2b WebAssembly modules, which come from:
+ * - {@link configureArgon2} (the `zkWasm` option), as modules or bytes, when it was called;
+ * - otherwise hash-wasm itself: the first derivation captures the modules hash-wasm compiled
+ *   from the bytes bundled in its JavaScript ({@link captureHashWasmModules}).
  *
- * Every derivation, on either path, waits its turn in one module-level queue, so at most one
+ * Where that capture finds nothing, derivations fall back to hash-wasm's `argon2id()`, which
+ * computes the same bytes but takes a fresh 64 MiB per call, released only when the garbage
+ * collector gets to it (50 derivations were seen to peak at 700 MiB on Deno).
+ *
+ * Every derivation, on any path, waits its turn in one module-level queue, so at most one
  * 64 MiB Argon2 memory is being filled at any moment.
  *
  * @module
@@ -17,6 +21,7 @@
 import { argon2id } from "hash-wasm";
 import { StashError } from "../errors.ts";
 import { Argon2Engine, checkModuleExports } from "./argon2_engine.ts";
+import { captureHashWasmModules, type HashWasmModules } from "./capture.ts";
 
 /** The Argon2id parameters every Stash client uses. */
 export const ARGON2ID_PARAMS = {
@@ -47,8 +52,12 @@ export interface Argon2Wasm {
   blake2b: WebAssembly.Module | BufferSource;
 }
 
-/** Which implementation runs a derivation. */
-export type Argon2Path = "wasm-engine" | "hash-wasm";
+/**
+ * Which implementation runs a derivation: the reused engine on the configured modules
+ * (`"wasm-engine"`) or on the modules captured from hash-wasm (`"captured-engine"`), or
+ * hash-wasm's own `argon2id()` (`"hash-wasm"`, a fresh 64 MiB per call).
+ */
+export type Argon2Path = "wasm-engine" | "captured-engine" | "hash-wasm";
 
 /** Counters for tests and diagnostics. */
 export interface KdfStats {
@@ -75,14 +84,23 @@ interface WasmSources {
   given: Argon2Wasm;
 }
 
+/** What {@link configureArgon2} set, if anything. */
 let sources: WasmSources | undefined;
-let engine: Promise<Argon2Engine> | undefined;
+/**
+ * hash-wasm's modules for the default path: `undefined` until the first unconfigured derivation
+ * tries to capture them, `null` once that found nothing (hash-wasm's `argon2id()` from then on).
+ */
+let captured: HashWasmModules | null | undefined;
+let capture: () => Promise<HashWasmModules | undefined> = captureHashWasmModules;
+/** The one engine, and the sources or captured modules it was built from. */
+let engine: { from: object; ready: Promise<Argon2Engine> } | undefined;
 let queueTail: Promise<unknown> = Promise.resolve();
 const stats: KdfStats = { derivations: 0, active: 0, maxActive: 0, lastPath: undefined };
 
 /**
  * Sets, process-wide, the WebAssembly that Argon2id runs on; `null` or `undefined` goes back to
- * hash-wasm's own `argon2id()`. Calling it again with the same two objects does nothing.
+ * the modules of the installed hash-wasm (captured on first use). Calling it again with the same
+ * two objects, or with `null` when nothing is configured, does nothing.
  *
  * Throws `TypeError` when either entry is neither a `WebAssembly.Module` nor bytes, is not
  * valid WebAssembly, or lacks an export of the hash-wasm module it stands for.
@@ -96,7 +114,7 @@ const stats: KdfStats = { derivations: 0, active: 0, maxActive: 0, lastPath: und
  */
 export function configureArgon2(wasm?: Argon2Wasm | null): void {
   if (wasm === undefined || wasm === null) {
-    replaceSources(undefined);
+    if (sources) replaceSources(undefined);
     return;
   }
   if (typeof wasm !== "object") {
@@ -135,18 +153,38 @@ function checkSource(
 }
 
 function replaceSources(next: WasmSources | undefined): void {
-  const previous = engine;
   sources = next;
-  engine = undefined;
-  // Dispose in the queue, after any derivation still running on it.
-  if (previous) {
-    void enqueue(async () => (await previous).dispose()).catch(() => {});
-  }
+  dropEngine(); // frees its 64 MiB now; the next derivation builds one on the new modules
 }
 
-/** The path the next derivation will take. */
+/** Forgets the engine and disposes it in the queue, after any derivation still running on it. */
+function dropEngine(): void {
+  const previous = engine;
+  engine = undefined;
+  if (previous) void enqueue(async () => (await previous.ready).dispose()).catch(noop);
+}
+
+/**
+ * The path derivations take now: `"wasm-engine"` when modules are configured; otherwise
+ * `"captured-engine"` once the first derivation captured hash-wasm's modules, and `"hash-wasm"`
+ * before that, or for good when the capture found nothing.
+ */
 export function argon2Path(): Argon2Path {
-  return sources ? "wasm-engine" : "hash-wasm";
+  if (sources) return "wasm-engine";
+  return captured ? "captured-engine" : "hash-wasm";
+}
+
+/**
+ * For tests: forgets the captured modules and drops their engine, so that the next unconfigured
+ * derivation captures again, with `replacement` instead of {@link captureHashWasmModules} when
+ * given (`async () => undefined` forces the fall-back to hash-wasm's `argon2id()`).
+ */
+export function resetCapturedArgon2(
+  replacement: () => Promise<HashWasmModules | undefined> = captureHashWasmModules,
+): void {
+  capture = replacement;
+  if (captured && engine?.from === captured) dropEngine();
+  captured = undefined;
 }
 
 function enqueue<T>(task: () => Promise<T>): Promise<T> {
@@ -185,10 +223,15 @@ export function deriveKeyBytes(
     stats.active++;
     stats.maxActive = Math.max(stats.maxActive, stats.active);
     try {
+      const params = { password: passphrase, salt, ...ARGON2ID_PARAMS };
       if (sources) {
         stats.lastPath = "wasm-engine";
-        const current = await loadEngine(sources);
-        return current.hash({ password: passphrase, salt, ...ARGON2ID_PARAMS });
+        return (await configuredEngine(sources)).hash(params);
+      }
+      const own = await capturedEngine();
+      if (own) {
+        stats.lastPath = "captured-engine";
+        return own.hash(params);
       }
       stats.lastPath = "hash-wasm";
       return await deriveWithHashWasm(passphrase, salt);
@@ -198,20 +241,62 @@ export function deriveKeyBytes(
   });
 }
 
-function loadEngine(current: WasmSources): Promise<Argon2Engine> {
-  if (engine) return engine;
-  const created = (async () => {
+/** The engine on the configured modules or bytes; a failure lets a later call try again. */
+function configuredEngine(current: WasmSources): Promise<Argon2Engine> {
+  return engineFrom(current, async () => {
     const [argon2, blake2b] = await Promise.all([
       toModule(current.argon2, "argon2"),
       toModule(current.blake2b, "blake2b"),
     ]);
-    return await Argon2Engine.create(argon2, blake2b, ARGON2ID_PARAMS.memoryKiB);
-  })();
-  engine = created;
-  created.catch(() => {
-    if (engine === created) engine = undefined; // let a later call try again
+    return { argon2, blake2b };
   });
-  return created;
+}
+
+/**
+ * The engine on hash-wasm's own modules, capturing them first if no derivation has yet; or
+ * `undefined` when they cannot be had, and derivations fall back to hash-wasm's `argon2id()`.
+ * Runs in the queue, so two captures never overlap.
+ */
+async function capturedEngine(): Promise<Argon2Engine | undefined> {
+  if (captured === undefined) {
+    try {
+      captured = (await capture()) ?? null;
+    } catch (cause) {
+      const failure = compileFailure(cause);
+      // A runtime that will not compile WebAssembly could not run the fall-back either: say
+      // so, and leave `captured` unset so that a later call (after `zkWasm`) starts afresh.
+      if (failure instanceof StashError) throw failure;
+      captured = null; // any other failure of the warm-up: fall back, and do not retry
+    }
+  }
+  if (captured === null) return undefined;
+  const modules = captured;
+  try {
+    return await engineFrom(modules, () => Promise.resolve(modules));
+  } catch {
+    // The modules passed the self-test when captured, so this is most likely a memory that
+    // could not grow to 64 MiB; hash-wasm's own call will report that in its own words.
+    if (captured === modules) captured = null;
+    return undefined;
+  }
+}
+
+/** The engine built from `from` (reused while `from` is current); a failure is not kept. */
+function engineFrom(
+  from: object,
+  load: () => Promise<HashWasmModules>,
+): Promise<Argon2Engine> {
+  if (engine?.from === from) return engine.ready;
+  dropEngine();
+  const ready = load().then(({ argon2, blake2b }) =>
+    Argon2Engine.create(argon2, blake2b, ARGON2ID_PARAMS.memoryKiB)
+  );
+  const slot = { from, ready };
+  engine = slot;
+  ready.catch(() => {
+    if (engine === slot) engine = undefined; // let a later call try again
+  });
+  return ready;
 }
 
 async function toModule(
@@ -286,11 +371,11 @@ export function resetKdfStats(): void {
 
 /**
  * For tests: after every queued derivation, whether the engine's memories hold nothing of any
- * derivation; `undefined` when no engine was created.
+ * derivation; `undefined` when no engine is kept.
  */
 export function argon2EngineWiped(): Promise<boolean | undefined> {
   return enqueue(async () => {
     if (!engine) return undefined;
-    return (await engine).isWiped();
+    return (await engine.ready).isWiped();
   });
 }
