@@ -44,3 +44,20 @@ export {
 } from "./src/testing/auth.ts";
 export { type FetchHandler } from "./src/testing/listen.ts";
 export { type Format, FORMATS } from "./src/format.ts";
+export {
+  Chaos,
+  type ChaosOptions,
+  type ChaosRule,
+  type Injection,
+  type RuleHandle,
+} from "./src/testing/chaos.ts";
+export { type ChaosMatch } from "./src/testing/chaos_match.ts";
+export {
+  type BodyFaultOptions,
+  type CutEventsOptions,
+  type Fault,
+  type FaultContext,
+  faults,
+  type ResetFaultOptions,
+  type StatusFaultOptions,
+} from "./src/testing/chaos_faults.ts";
