@@ -138,5 +138,7 @@ async function observeInstantiate(
     observing = false; // from now on, wherever it is still referenced, it only forwards
     if (installed()) Reflect.set(namespace, "instantiate", original);
   }
-  return [...noted];
+  const modules = [...noted];
+  noted.clear(); // a pass-through still referenced somewhere must not keep modules alive
+  return modules;
 }

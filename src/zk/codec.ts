@@ -53,7 +53,7 @@ export interface ZkCodecOptions {
   /**
    * hash-wasm's Argon2 and BLAKE2b WebAssembly (modules or bytes), passed on to
    * {@link configureArgon2}, which applies process-wide.
-   * @default {undefined} hash-wasm's own `argon2id()`, compiled from bytes
+   * @default {undefined} the modules of the installed hash-wasm, captured on first use
    */
   wasm?: Argon2Wasm;
 }

@@ -8,6 +8,9 @@
  * - otherwise hash-wasm itself: the first derivation captures the modules hash-wasm compiled
  *   from the bytes bundled in its JavaScript ({@link captureHashWasmModules}).
  *
+ * The engine keeps its 64 MiB (zeroed between derivations) while the process derives keys on
+ * one source; {@link configureArgon2} switching sources releases it.
+ *
  * Where that capture finds nothing, derivations fall back to hash-wasm's `argon2id()`, which
  * computes the same bytes but takes a fresh 64 MiB per call, released only when the garbage
  * collector gets to it (50 derivations were seen to peak at 700 MiB on Deno).
@@ -244,11 +247,14 @@ export function deriveKeyBytes(
 /** The engine on the configured modules or bytes; a failure lets a later call try again. */
 function configuredEngine(current: WasmSources): Promise<Argon2Engine> {
   return engineFrom(current, async () => {
-    const [argon2, blake2b] = await Promise.all([
+    const [argon2, blake2b] = await Promise.allSettled([
       toModule(current.argon2, "argon2"),
       toModule(current.blake2b, "blake2b"),
     ]);
-    return { argon2, blake2b };
+    // Both compile at once; when both fail, report argon2's error whichever settled first.
+    if (argon2.status === "rejected") throw argon2.reason;
+    if (blake2b.status === "rejected") throw blake2b.reason;
+    return { argon2: argon2.value, blake2b: blake2b.value };
   });
 }
 
