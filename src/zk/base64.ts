@@ -4,8 +4,9 @@
  * Uses `Uint8Array.fromBase64` / `Uint8Array.prototype.toBase64` where the runtime has them,
  * and a table-driven fallback elsewhere (Node 20, older browsers). Both paths accept exactly
  * the same inputs: a length that is a multiple of 4, only the standard alphabet, padding only at
- * the end, no whitespace, and zero bits in the unused low bits of the last character
- * (canonical encoding).
+ * the end, and no whitespace. Like Go's `StdEncoding` and Python's `b64decode`, which the other
+ * clients use, unused low bits of the last character may be non-zero: a value they decrypt,
+ * this client decrypts too.
  *
  * @module
  */
@@ -22,7 +23,7 @@ const DECODE_TABLE: Uint8Array = (() => {
 interface NativeBase64 {
   fromBase64(
     text: string,
-    options: { alphabet: "base64"; lastChunkHandling: "strict" },
+    options: { alphabet: "base64"; lastChunkHandling: "loose" },
   ): Uint8Array<ArrayBuffer>;
 }
 interface NativeToBase64 {
@@ -44,7 +45,7 @@ export function encodeBase64(bytes: Uint8Array): string {
 }
 
 /**
- * Decodes strict, canonical, padded standard base64.
+ * Decodes strict padded standard base64.
  *
  * @returns the bytes, or `undefined` when `text` is not exactly such base64.
  */
@@ -53,10 +54,11 @@ export function decodeBase64(text: string): Uint8Array<ArrayBuffer> | undefined 
   if (text.length % 4 !== 0) return undefined;
   let bytes: Uint8Array<ArrayBuffer>;
   try {
-    // "strict": padding required, and zero bits left over in the last character.
+    // "loose" allows non-zero leftover bits; padding is required by the length check above
+    // (a final partial quad must be padded to reach a multiple of 4).
     bytes = (Uint8Array as unknown as NativeBase64).fromBase64(text, {
       alphabet: "base64",
-      lastChunkHandling: "strict",
+      lastChunkHandling: "loose",
     });
   } catch {
     return undefined;
@@ -104,7 +106,7 @@ function encodeChunk(bytes: Uint8Array): string {
 /**
  * The portable strict decoder used when the runtime has no `fromBase64`. Exported for tests.
  *
- * @returns the bytes, or `undefined` when `text` is not strict canonical padded base64.
+ * @returns the bytes, or `undefined` when `text` is not strict padded base64.
  */
 export function decodeBase64Fallback(text: string): Uint8Array<ArrayBuffer> | undefined {
   const length = text.length;
@@ -127,11 +129,11 @@ export function decodeBase64Fallback(text: string): Uint8Array<ArrayBuffer> | un
   }
   if (padding === 2) {
     const a = sextet(text, body), b = sextet(text, body + 1);
-    if ((a | b) > 63 || (b & 15) !== 0) return undefined;
+    if ((a | b) > 63) return undefined;
     out[o] = (a << 2) | (b >>> 4);
   } else if (padding === 1) {
     const a = sextet(text, body), b = sextet(text, body + 1), c = sextet(text, body + 2);
-    if ((a | b | c) > 63 || (c & 3) !== 0) return undefined;
+    if ((a | b | c) > 63) return undefined;
     const n = (a << 18) | (b << 12) | (c << 6);
     out[o++] = n >>> 16;
     out[o] = (n >>> 8) & 255;
