@@ -47,7 +47,7 @@ export interface ClientOptions {
   /**
    * Precompiled Argon2id WebAssembly, for runtimes that refuse to compile WebAssembly from
    * bytes (Cloudflare Workers). See the README, "Cloudflare Workers".
-   * @default {undefined} compiled from the bytes bundled with `hash-wasm`
+   * @default {undefined} `hash-wasm`'s own modules, picked up on first use
    */
   zkWasm?: ZkWasmModules;
   /**
