@@ -62,12 +62,11 @@ export class Client {
    * `https://host/stash`). Throws `TypeError` or `RangeError` for invalid options.
    */
   constructor(baseUrl: string | URL, options: ClientOptions = {}) {
-    const resolved = resolveOptions(baseUrl, options);
-    this.#timeout = resolved.timeout;
-    this.#transport = new Transport({ ...resolved, lifetime: this.#lifetime.signal });
-    if (resolved.zkKey !== undefined) {
-      this.#cipher = new ValueCipher(resolved.zkKey, resolved.zkWasm);
-    }
+    // The passphrase goes to the cipher only, which keeps it as bytes it can wipe.
+    const { zkKey, zkWasm, ...transport } = resolveOptions(baseUrl, options);
+    this.#timeout = transport.timeout;
+    this.#transport = new Transport({ ...transport, lifetime: this.#lifetime.signal });
+    if (zkKey !== undefined) this.#cipher = new ValueCipher(zkKey, zkWasm);
   }
 
   /** True once {@link Client.close} has been called. */

@@ -101,7 +101,6 @@ export interface SetOptions extends CallOptions {
 /** Options after validation, with every default applied. */
 export interface ResolvedOptions {
   baseUrl: URL;
-  token: string | undefined;
   timeout: number;
   retries: number;
   retryDelay: number;
@@ -157,7 +156,6 @@ export function resolveOptions(baseUrl: unknown, options: unknown): ResolvedOpti
   if (token !== undefined) headers.set("Authorization", `Bearer ${token}`);
   return {
     baseUrl: resolveBaseUrl(baseUrl),
-    token: token as string | undefined,
     timeout: positive("timeout", o.timeout ?? DEFAULTS.timeout),
     retries: count("retries", o.retries ?? DEFAULTS.retries),
     retryDelay: count("retryDelay", o.retryDelay ?? DEFAULTS.retryDelay),
