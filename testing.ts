@@ -57,6 +57,7 @@ export {
   type CutEventsOptions,
   type Fault,
   type FaultContext,
+  type Faults,
   faults,
   type ResetFaultOptions,
   type StatusFaultOptions,

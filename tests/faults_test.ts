@@ -60,7 +60,19 @@ async function setup(): Promise<{ server: TestServer; chaos: Chaos; client: Clie
   return { server, chaos, client };
 }
 
+/** Faults injected by every test of this file, by kind, and calls checked: printed at the end. */
+const tally = { calls: 0, injected: new Map<string, number>() };
+
+const KINDS = ["latency", "status", "reset", "hang", "breakBody", "truncate", "stall", "chunk"];
+
+function count(chaos: Chaos): void {
+  for (const kind of [...KINDS, "lineEnding", "cutEvents"]) {
+    tally.injected.set(kind, (tally.injected.get(kind) ?? 0) + chaos.count(kind));
+  }
+}
+
 async function teardown({ server, chaos, client }: Awaited<ReturnType<typeof setup>>) {
+  count(chaos);
   client.close();
   chaos.close();
   await server.close();
@@ -107,6 +119,7 @@ for (const { name, fault, bodyOnly, harmless } of TRANSIENT) {
         const rule = env.chaos.add({ fault: fault(), times: 2 });
         const started = performance.now();
         const result = await within(op.run(env.client), `${op.name} under ${name}`, CALL_BOUND);
+        tally.calls++;
         op.check(result);
         assert.equal(rule.injected, harmless ? 1 : 2, `${op.name}: faults injected`);
         assert.ok(performance.now() - started < CALL_BOUND, `${op.name} took too long`);
@@ -210,6 +223,7 @@ for (const { name, fault, bodyOnly, error: type, attempts, check } of PERSISTENT
         const rule = env.chaos.add({ fault: fault() });
         const started = performance.now();
         const error = await within(failure(op.run(env.client)), `${op.name}`, CALL_BOUND);
+        tally.calls++;
         const elapsed = performance.now() - started;
         assert.ok(error instanceof type, `${op.name}: expected ${type.name}, got ${error}`);
         const stash = error as StashError;
@@ -346,6 +360,7 @@ async function sseSetup(...rules: Parameters<Chaos["add"]>[0][]) {
     client,
     states,
     async [Symbol.asyncDispose]() {
+      count(chaos);
       client.close();
       chaos.close();
       await server.close();
@@ -591,4 +606,13 @@ Deno.test("NotFoundError is not retried, and keeps its key, under a latency rule
   } finally {
     await teardown(env);
   }
+});
+
+Deno.test("fault totals", () => {
+  const total = [...tally.injected.values()].reduce((a, b) => a + b, 0);
+  const kinds = [...tally.injected].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  console.log(
+    `${total} faults injected (${kinds.join(", ")}); ` +
+      `${tally.calls} calls of the matrix checked, each settled as expected`,
+  );
 });

@@ -181,8 +181,15 @@ Deno.test("ZK decoding: arbitrary values come back unchanged or fail with Decryp
     try {
       const plain = await codec.decrypt(stored);
       if (isEnvelope(stored)) {
-        // Only the genuine envelope decrypts (a flipped salt bit is undone by `ownSalt`).
-        assert.deepEqual(stored, genuine, "an altered envelope never decrypts");
+        // Only the genuine payload decrypts (a flipped salt bit is undone by `ownSalt`, and a
+        // flip in the unused bits of the last base64 character decodes to the same bytes).
+        const found = parseEnvelope(stored);
+        assert.ok(found.ok);
+        assert.deepEqual(
+          [found.parts.nonce, found.parts.sealed],
+          [parsed.parts.nonce, parsed.parts.sealed],
+          "an altered envelope never decrypts",
+        );
         assert.deepEqual(plain, utf8.encode("the genuine value"));
       } else {
         assert.equal(plain, stored, "a non-envelope is returned unchanged (the same bytes)");
@@ -387,7 +394,7 @@ Deno.test({
   async fn() {
     await using server = await startTestServer();
     using client = new Client(server.url, { retries: 0, timeout: 2_000 });
-    for (const key of ["history/\t", "subscribe/\t", "history/ ", "subscribe/x/"]) {
+    for (const key of ["history/\t", "subscribe/\t", "history/ ", "subscribe/x "]) {
       assert.ok((await failure(client.get(key))) instanceof UnreadableKeyError, key);
     }
     await client.set(" ping ", "v"); // stored as "ping"
@@ -409,7 +416,8 @@ Deno.test({
     using client = new Client(server.url, { retries: 0 });
     for (const key of ["a\n/ ", "%2e\n/\u3000", " /b/ \t"]) {
       await client.set(key, "v");
-      assert.equal(server.store.get(normalizeKey(key))?.format, "text", JSON.stringify(key));
+      assert.ok(server.store.keys().includes(normalizeKey(key)), JSON.stringify(key));
+      assert.equal(await client.get(key), "v");
       assert.equal((await client.info(key)).key, normalizeKey(key));
     }
   },

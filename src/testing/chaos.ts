@@ -289,6 +289,7 @@ export class Chaos implements Disposable {
     }
     if (chosen.length === 0) return handler(request);
 
+    const lifetime = this.#lifetime.signal;
     let signal: AbortSignal | undefined;
     const context: FaultContext = {
       random: this.#random,
@@ -296,7 +297,6 @@ export class Chaos implements Disposable {
         return signal ??= holdSignal(request, lifetime);
       },
     };
-    const lifetime = this.#lifetime.signal;
     const run = (index: number): Promise<Response> => {
       if (index === chosen.length) return handler(request);
       const { fault, handle } = chosen[index];
