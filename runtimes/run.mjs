@@ -303,7 +303,13 @@ async function readInterop() {
 async function withServer(fn) {
   const child = spawn(
     "deno",
-    ["run", "--unstable-no-legacy-abort", "--allow-net=127.0.0.1", "--allow-env", join(here, "server.ts")],
+    [
+      "run",
+      "--unstable-no-legacy-abort",
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+      join(here, "server.ts"),
+    ],
     { cwd: repo, stdio: ["pipe", "pipe", "inherit"] },
   );
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));

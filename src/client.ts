@@ -174,6 +174,7 @@ export class Client {
       key,
       path: `/kv/${encodeKeyPath(key)}`,
       accept: [204],
+      acceptAfterLostAnswer: [404],
     }, options);
   }
 
@@ -313,6 +314,7 @@ export class Client {
     return new Subscription({
       topic,
       lifetime: this.#lifetime.signal,
+      errorFor: (status, body, context) => transport.errorFor(status, body, context),
       open: (signal) =>
         transport.open(
           { method: "GET", key: topic, path: `/kv/subscribe/${path}`, accept: [200] },

@@ -46,6 +46,11 @@ export function checkKey(key: unknown, what = "key"): string {
   if (typeof key !== "string") {
     throw new TypeError(`${what} must be a string, received ${typeof key}`);
   }
+  if (/\p{Surrogate}/u.test(key)) {
+    throw new TypeError(
+      `${what} must be well-formed Unicode: it has an unpaired UTF-16 surrogate, which has no UTF-8 form`,
+    );
+  }
   if (normalizeKey(key) === "") {
     throw new TypeError(`${what} must not be empty or only white space and slashes`);
   }
@@ -78,17 +83,17 @@ export function checkPrefix(prefix: unknown): string {
  * keys under `history/` or `subscribe/` and for keys whose path ends in `/ping`.
  */
 export function checkReadable(key: string, method: string): void {
-  const stored = normalizeKey(key);
-  const shadow = stored.startsWith("history/")
+  // The server picks the route from the path as sent, before it normalises the key.
+  const shadow = key.startsWith("history/")
     ? "the history route"
-    : stored.startsWith("subscribe/")
+    : key.startsWith("subscribe/")
     ? "the subscription route"
-    : `/kv/${stored}`.toLowerCase().endsWith("/ping")
+    : `/kv/${key}`.toLowerCase().endsWith("/ping")
     ? "the health check (/ping)"
     : undefined;
   if (shadow) {
     throw new UnreadableKeyError(
-      `key "${stored}" cannot be read from a Stash server: ${shadow} answers for its path`,
+      `key "${key}" cannot be read from a Stash server: ${shadow} answers for its path`,
       { method, key },
     );
   }

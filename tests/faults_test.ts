@@ -298,10 +298,6 @@ Deno.test("set() after a reset that reached the server succeeds on retry and rep
 
 Deno.test({
   name: "delete() after a reset that reached the server resolves (the key is gone)",
-  // BUG (src/transport.ts / src/client.ts): the retry of a DELETE whose first attempt was
-  // applied gets 404 and the call rejects with NotFoundError although the key was deleted.
-  // See the report: a 404 on a retry that follows a network error or timeout is success.
-  ignore: true,
   async fn() {
     const env = await setup();
     try {
@@ -464,11 +460,6 @@ Deno.test("a subscription request held without headers is waited for, not timed 
 
 Deno.test({
   name: "subscribe() reconnects when its very first connection attempt fails with a network error",
-  // BUG (src/sse/subscription.ts, #run): `pending` (the first connection) is cleared only after
-  // it resolves; when it rejects (network error), every later iteration awaits the same rejected
-  // promise again, so the subscription reports "reconnecting" forever and never sends another
-  // request. Fix: take it and clear it before awaiting (see the report).
-  ignore: true,
   async fn() {
     await using env = await sseSetup({ path: "/kv/subscribe/*", fault: faults.reset(), times: 1 });
     const subscription = env.client.subscribe("k", FAST);

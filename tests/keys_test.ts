@@ -22,7 +22,7 @@ Deno.test("checkKey() refuses empty keys, empty segments and dot segments", () =
 });
 
 Deno.test("checkReadable() refuses keys that another server route answers for", () => {
-  for (const shadowed of ["history/a", "subscribe/x", "ping", "a/ping", "a/PING", " ping "]) {
+  for (const shadowed of ["history/a", "subscribe/x", "ping", "a/ping", "a/PING"]) {
     assert.throws(() => checkReadable(shadowed, "GET"), UnreadableKeyError, shadowed);
   }
   for (const fine of ["history", "subscribe", "pinged", "a/xping", "app/history/x"]) {

@@ -385,12 +385,6 @@ Deno.test("keys: accepted keys round-trip through the embedded server; refused o
 
 Deno.test({
   name: "keys: a read that another route would answer is refused; other reads are sent",
-  // BUG (src/keys.ts, checkReadable): it tests the normalised key, but the server picks the
-  // route from the path as sent. `get("history/\t")` is sent and answered by the history route
-  // (503), `get("subscribe/\t")` opens a subscription stream and hangs until the timeout (30 s
-  // by default), while `get(" ping ")` (which reads the key "ping") is refused. Fix: test the
-  // key as given, not normalizeKey(key).
-  ignore: true,
   async fn() {
     await using server = await startTestServer();
     using client = new Client(server.url, { retries: 0, timeout: 2_000 });
@@ -406,11 +400,6 @@ Deno.test({
 
 Deno.test({
   name: "keys: the embedded server normalises a key once, as the real server does",
-  // BUG (src/testing/store.ts, checkedKey): the routes normalise the key, then MemoryStore
-  // normalises it again. NormalizeKey is not idempotent (TrimSpace runs before Trim("/")), so
-  // "a\n/ " is stored as "a" instead of the real server's "a\n", and get/list/info of the
-  // client (which normalises once) miss it.
-  ignore: true,
   async fn() {
     await using server = await startTestServer();
     using client = new Client(server.url, { retries: 0 });
@@ -425,10 +414,6 @@ Deno.test({
 
 Deno.test({
   name: "keys: a key with a lone surrogate is refused with TypeError before any request",
-  // BUG (src/keys.ts, checkKey): a lone surrogate passes checkKey, then encodeKeyPath's
-  // encodeURIComponent throws URIError "URI malformed" (no request is sent, but the error is
-  // not the documented TypeError naming the key). Fix: refuse ill-formed keys in checkKey.
-  ignore: true,
   async fn() {
     let requests = 0;
     using client = new Client("http://stash.test", {

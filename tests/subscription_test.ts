@@ -241,3 +241,13 @@ Deno.test("a subscription can be iterated only once", () => {
   subscription[Symbol.asyncIterator]();
   assert.throws(() => subscription[Symbol.asyncIterator](), /only once/);
 });
+
+Deno.test("a stream error body that echoes the token is blanked before it becomes a message", async () => {
+  const fake = fakeFetch(text(401, "bad token: Bearer s3cret-token-1 (s3cret-token-1)"));
+  using client = new Client(BASE, { fetch: fake.fetch, token: "s3cret-token-1" });
+  const error = await rejection(take(client.subscribe("k"), 1), UnauthorizedError);
+  assert.equal(
+    error.message,
+    "unauthorized: the server refused the request (bad token: *** (***))",
+  );
+});

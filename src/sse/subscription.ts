@@ -9,7 +9,6 @@ import "../dispose.ts";
 import { ResponseError, type StashError } from "../errors.ts";
 import { parseTimestamp } from "../key_info.ts";
 import { sleep } from "../retry.ts";
-import { errorForStatus } from "../status.ts";
 import { createSseParser } from "./parser.ts";
 
 /** What happened to a key. */
@@ -64,6 +63,8 @@ export interface StreamSource {
   lifetime: AbortSignal;
   /** The key or topic, for errors. */
   topic: string;
+  /** The typed error for an unsuccessful answer (credentials blanked from the body). */
+  errorFor(status: number, body: string, context: { method: string; key?: string }): StashError;
 }
 
 const ACTIONS = new Set(["create", "update", "delete"]);
@@ -182,8 +183,10 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
         let error: unknown;
         let delivered = false;
         try {
-          const response = await (pending ?? this.#open());
+          // Cleared before awaiting: a first attempt that failed must not be awaited again.
+          const connection = pending ?? this.#open();
           pending = undefined;
+          const response = await connection;
           if (response.status !== 200 || !response.body) {
             const failure = await this.#failure(response);
             if (isFatalStatus(failure.status)) {
@@ -256,7 +259,7 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
     }
     if (response.status === 200) return new ResponseError(200, "the stream has no body", context);
     const body = await readSome(response, 4096);
-    return errorForStatus(response.status, body, context);
+    return this.#source.errorFor(response.status, body, context);
   }
 
   #parseChange(data: string): SubscriptionEvent | undefined {

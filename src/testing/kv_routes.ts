@@ -66,7 +66,8 @@ export function getValue(ctx: KvContext, path: string): Response {
   const key = normalizeKey(path);
   const refused = refuseKey(ctx, key);
   if (refused) return refused;
-  const entry = ctx.store.get(key);
+  // The store normalises what it is given; passing `key` would normalise twice (not idempotent).
+  const entry = ctx.store.get(path);
   if (!entry) return jsonError(404, "key not found");
   return new Response(entry.value, {
     status: 200,
@@ -96,7 +97,7 @@ export async function putValue(
     return jsonError(400, "invalid ZK payload");
   }
   const name = request.headers.get("x-stash-format") || query.get("format") || "";
-  const action = ctx.store.set(key, body, isFormat(name) ? name : "text");
+  const action = ctx.store.set(path, body, isFormat(name) ? name : "text");
   return emptyResponse(action === "create" ? 201 : 200);
 }
 
@@ -105,7 +106,7 @@ export function deleteValue(ctx: KvContext, path: string): Response {
   const key = normalizeKey(path);
   const refused = refuseKey(ctx, key);
   if (refused) return refused;
-  return ctx.store.delete(key) ? emptyResponse(204) : jsonError(404, "key not found");
+  return ctx.store.delete(path) ? emptyResponse(204) : jsonError(404, "key not found");
 }
 
 /** `GET /kv/history/<key>`: the embedded server has no git, so always 503 with an empty body. */
