@@ -14,17 +14,17 @@ const value = "x".repeat(1024);
 await client.set("bench/key", value);
 const url = `${server.url}/kv/bench/key`;
 
-Deno.bench("fetch GET", { group: "get", baseline: true }, async () => {
+Deno.bench("fetch GET", { group: "get", baseline: true, warmup: 500, n: 5000 }, async () => {
   const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
   if (response.status !== 200) throw new Error(`status ${response.status}`);
   await response.arrayBuffer();
 });
 
-Deno.bench("client.get", { group: "get" }, async () => {
+Deno.bench("client.get", { group: "get", warmup: 500, n: 5000 }, async () => {
   await client.get("bench/key");
 });
 
-Deno.bench("fetch PUT", { group: "set", baseline: true }, async () => {
+Deno.bench("fetch PUT", { group: "set", baseline: true, warmup: 500, n: 5000 }, async () => {
   const response = await fetch(url, {
     method: "PUT",
     body: value,
@@ -35,7 +35,7 @@ Deno.bench("fetch PUT", { group: "set", baseline: true }, async () => {
   await response.arrayBuffer();
 });
 
-Deno.bench("client.set", { group: "set" }, async () => {
+Deno.bench("client.set", { group: "set", warmup: 500, n: 5000 }, async () => {
   await client.set("bench/key", value);
 });
 
