@@ -17,7 +17,7 @@ import {
   UnauthorizedError,
 } from "../mod.ts";
 import { Chaos, type Fault, faults, startTestServer, type TestServer } from "../testing.ts";
-import { Arrivals, Collector, failure, spread, Waitable, within } from "./helpers/chaos_helpers.ts";
+import { Arrivals, Collector, failure, Recorder, spread, within } from "./helpers/chaos_helpers.ts";
 
 /** Short deadlines: a stalled attempt costs 200 ms, a retry 1 to 2 ms. */
 const TIMEOUT = 200;
@@ -348,7 +348,7 @@ async function sseSetup(...rules: Parameters<Chaos["add"]>[0][]) {
   const arrivals = new Arrivals();
   const server = await startTestServer({ wrap: (h) => arrivals.wrap(chaos.wrap(h)) });
   const client = new Client(server.url);
-  const states = new Waitable<SubscriptionState>();
+  const states = new Recorder<SubscriptionState>();
   return {
     chaos,
     arrivals,

@@ -1,19 +1,9 @@
 /** Helpers for the fault, chaos, load and secrets tests: deadlines, arrivals, collectors. */
 
 import type { FetchHandler } from "../../testing.ts";
+import { Recorder, within } from "./recorder.ts";
 
-/** Rejects when `promise` has not settled within `ms`: a hang becomes a failure, not a wait. */
-export async function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { Recorder, within };
 
 /** The rejection of `promise` (fails when it resolves). */
 export async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -25,44 +15,6 @@ export async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected a rejection");
 }
 
-/** A list that can be waited on until a condition over its items holds. */
-export class Waitable<T> {
-  readonly items: T[] = [];
-  #waiters = new Set<() => void>();
-
-  add(item: T): void {
-    this.items.push(item);
-    this.notify();
-  }
-
-  notify(): void {
-    for (const waiter of [...this.#waiters]) waiter();
-  }
-
-  /** Resolves once `predicate` holds; rejects when `failed()` turns true, or after `ms`. */
-  until(
-    predicate: (items: T[]) => boolean,
-    what: string,
-    failed: () => boolean = () => false,
-    ms = 20_000,
-  ): Promise<void> {
-    const wait = new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (predicate(this.items)) {
-          this.#waiters.delete(check);
-          resolve();
-        } else if (failed()) {
-          this.#waiters.delete(check);
-          reject(new Error(`gave up waiting for ${what}`));
-        }
-      };
-      this.#waiters.add(check);
-      check();
-    });
-    return within(wait, what, ms);
-  }
-}
-
 /** One request as the server received it. */
 export interface Arrival {
   method: string;
@@ -72,7 +24,7 @@ export interface Arrival {
 }
 
 /** Records every request a handler receives (wrap it inside the chaos layer or outside). */
-export class Arrivals extends Waitable<Arrival> {
+export class Arrivals extends Recorder<Arrival> {
   readonly wrap = (handler: FetchHandler): FetchHandler => (request) => {
     this.add({
       method: request.method,
@@ -99,7 +51,7 @@ export class Arrivals extends Waitable<Arrival> {
 }
 
 /** Iterates an async iterable in the background, recording its items and how it ended. */
-export class Collector<T> extends Waitable<T> {
+export class Collector<T> extends Recorder<T> {
   error: unknown;
   ended = false;
   readonly done: Promise<void>;

@@ -27,8 +27,13 @@ export class Recorder<T> {
     for (const waiter of [...this.#waiters]) waiter();
   }
 
-  /** Resolves once `predicate` holds; fails with `what` after the deadline or `failed()`. */
-  until(predicate: (items: T[]) => boolean, what: string, failed = () => false): Promise<void> {
+  /** Resolves once `predicate` holds; fails with `what` after `ms` or once `failed()` holds. */
+  until(
+    predicate: (items: T[]) => boolean,
+    what: string,
+    failed = () => false,
+    ms = 20_000,
+  ): Promise<void> {
     const wait = new Promise<void>((resolve, reject) => {
       const check = () => {
         if (predicate(this.items)) {
@@ -42,6 +47,6 @@ export class Recorder<T> {
       this.#waiters.add(check);
       check();
     });
-    return within(wait, what);
+    return within(wait, what, ms);
   }
 }
