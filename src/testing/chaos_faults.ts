@@ -346,35 +346,11 @@ export const faults: Faults = {
   },
 
   breakBody(options: BodyFaultOptions = {}): Fault {
-    const limit = bytesOption(options.afterBytes, 0);
-    return bodyFault("breakBody", () => {
-      let sent = 0;
-      return {
-        chunk(bytes) {
-          const room = limit - sent;
-          sent += Math.min(room, bytes.byteLength);
-          if (room > bytes.byteLength) return { send: [bytes] };
-          return { send: [bytes.subarray(0, room)], end: "error" };
-        },
-        done: () => ({ send: [], end: "error" }),
-      };
-    });
+    return cutAfter("breakBody", options, "error");
   },
 
   stall(options: BodyFaultOptions = {}): Fault {
-    const limit = bytesOption(options.afterBytes, 0);
-    return bodyFault("stall", () => {
-      let sent = 0;
-      return {
-        chunk(bytes) {
-          const room = limit - sent;
-          sent += Math.min(room, bytes.byteLength);
-          if (room > bytes.byteLength) return { send: [bytes] };
-          return { send: [bytes.subarray(0, room)], end: "stall" };
-        },
-        done: () => ({ send: [], end: "stall" }),
-      };
-    });
+    return cutAfter("stall", options, "stall");
   },
 
   hang(): Fault {
@@ -570,5 +546,22 @@ function delay(ms: number, signal: AbortSignal): Promise<boolean> {
       resolve(true);
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** A body fault that passes `afterBytes` bytes, then ends the body the given way. */
+function cutAfter(kind: string, options: BodyFaultOptions, end: "error" | "stall"): Fault {
+  const limit = bytesOption(options.afterBytes, 0);
+  return bodyFault(kind, () => {
+    let sent = 0;
+    return {
+      chunk(bytes) {
+        const room = limit - sent;
+        sent += Math.min(room, bytes.byteLength);
+        if (room > bytes.byteLength) return { send: [bytes] };
+        return { send: [bytes.subarray(0, room)], end };
+      },
+      done: () => ({ send: [], end }),
+    };
   });
 }
