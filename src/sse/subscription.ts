@@ -9,7 +9,15 @@ import "../dispose.ts";
 import { ResponseError, type StashError } from "../errors.ts";
 import { parseTimestamp } from "../key_info.ts";
 import { sleep } from "../retry.ts";
-import { createSseParser } from "./parser.ts";
+
+/**
+ * The parser loads with the first subscription: a client that never subscribes never pays for
+ * it (about 4 KB of a 28 KB bundle).
+ */
+let parserModule: Promise<typeof import("./parser.ts")> | undefined;
+function loadParser(): Promise<typeof import("./parser.ts")> {
+  return parserModule ??= import("./parser.ts");
+}
 
 /** What happened to a key. */
 export type ChangeAction = "create" | "update" | "delete";
@@ -125,7 +133,10 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
     this.#unlink = () => signals.forEach((signal) => signal.removeEventListener("abort", stop));
     // Already aborted: closed from the start, without a request.
     if (signals.some((signal) => signal.aborted)) this.close();
-    else this.#firstConnection = this.#open();
+    else {
+      this.#firstConnection = this.#open();
+      loadParser().catch(() => {}); // In parallel with the connection; awaited at the first response.
+    }
   }
 
   /** The current connection state. */
@@ -197,6 +208,7 @@ export class Subscription implements AsyncIterable<SubscriptionEvent>, Disposabl
           } else {
             this.#setState({ state: "connected" });
             const events: SubscriptionEvent[] = [];
+            const { createSseParser } = await loadParser();
             const parser = createSseParser({
               onEvent: (event) => {
                 if (event.type !== "change") return;
