@@ -163,12 +163,10 @@ export class Transport {
     const deadline = AbortSignal.timeout(spec.timeout);
     const onDeadline = () => controller.abort(new AttemptTimeout());
     deadline.addEventListener("abort", onDeadline, { once: true });
-    // The lifetime is only checked here: closing aborts #inFlight.
-    const unlink = follow(
-      controller,
-      spec.signal,
-      this.#config.lifetime.aborted ? this.#config.lifetime : undefined,
-    );
+    const unlink = follow(controller, spec.signal);
+    // Closing the client aborts every attempt in #inFlight; one that starts after it never runs.
+    const { lifetime } = this.#config;
+    if (lifetime.aborted) controller.abort(lifetime.reason);
     this.#inFlight.add(controller);
     try {
       const response = await this.#config.fetch(this.url(spec.path, spec.query), {
