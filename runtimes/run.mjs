@@ -102,10 +102,25 @@ async function runBun(config, report, signal) {
   console.log(
     `bun ${version.trim()}: runtimes/cli.ts from the TypeScript source`,
   );
-  await runProcess(bin("bun"), [join(here, "cli.ts")], config, report, signal, {
-    // The source imports "hash-wasm" by its bare name; Bun finds it through NODE_PATH.
-    NODE_PATH: join(here, "node_modules"),
-  });
+  // The source imports "hash-wasm" by its bare name; Bun finds it through NODE_PATH.
+  const env = { NODE_PATH: join(here, "node_modules") };
+  await runProcess(
+    bin("bun"),
+    [join(here, "cli.ts")],
+    config,
+    report,
+    signal,
+    env,
+  );
+  // Then again against the embedded server running in Bun (startTestServer's Bun.serve path).
+  await runProcess(
+    bin("bun"),
+    [join(here, "bun_server.ts")],
+    config,
+    report,
+    signal,
+    env,
+  );
 }
 
 async function runNode(config, report, signal) {
@@ -148,15 +163,25 @@ async function runWorkers(config, report, signal) {
   });
   try {
     await mf.ready;
-    console.log(`${(await capture(bin("workerd"), ["--version"])).trim()} via miniflare`);
+    console.log(
+      `${(await capture(bin("workerd"), ["--version"])).trim()} via miniflare`,
+    );
     for (const name of ["scenarios", "no-wasm"]) {
       const worker = await mf.getWorker(name);
       const request = { method: "POST", body: JSON.stringify(config) };
-      const response = await untilAborted(worker.fetch("http://worker.local/", request), signal);
+      const response = await untilAborted(
+        worker.fetch("http://worker.local/", request),
+        signal,
+      );
       if (!response.ok) {
-        throw new Error(`Worker "${name}" answered ${response.status}: ${await response.text()}`);
+        throw new Error(
+          `Worker "${name}" answered ${response.status}: ${await response
+            .text()}`,
+        );
       }
-      for (const result of await untilAborted(response.json(), signal)) report(result);
+      for (const result of await untilAborted(response.json(), signal)) {
+        report(result);
+      }
     }
   } finally {
     await mf.dispose();
@@ -189,7 +214,9 @@ async function runChromium(config, report, signal) {
       ],
     });
     console.log(
-      `chromium ${context.browser()?.version() ?? ""}: dist/runtimes/browser.js from ${pages.url}`,
+      `chromium ${
+        context.browser()?.version() ?? ""
+      }: dist/runtimes/browser.js from ${pages.url}`,
     );
     const page = context.pages()[0] ?? await context.newPage();
     const done = new Promise((resolveDone, rejectDone) => {
@@ -370,7 +397,8 @@ async function serveStatic(config) {
     ".mjs": "text/javascript",
     ".json": "application/json",
   };
-  const page = '<!doctype html><meta charset="utf-8"><title>stash scenarios</title>' +
+  const page =
+    '<!doctype html><meta charset="utf-8"><title>stash scenarios</title>' +
     '<script type="module" src="/runtimes/browser.js"></script>';
   const server = createServer(async (request, response) => {
     const path = new URL(request.url, "http://x").pathname;
@@ -395,7 +423,9 @@ async function serveStatic(config) {
       response.writeHead(404).end();
     }
   });
-  await new Promise((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
+  await new Promise((resolveListen) =>
+    server.listen(0, "127.0.0.1", resolveListen)
+  );
   return {
     url: `http://127.0.0.1:${server.address().port}/`,
     close: () => server.close(),
@@ -405,18 +435,23 @@ async function serveStatic(config) {
 function formatResult(runtime, { name, status, ms, detail }) {
   const label = { passed: "ok  ", failed: "FAIL", skipped: "skip" }[status] ??
     status;
-  return `[${runtime}] ${label} ${name} (${ms} ms)${detail ? `: ${detail}` : ""}`;
+  return `[${runtime}] ${label} ${name} (${ms} ms)${
+    detail ? `: ${detail}` : ""
+  }`;
 }
 
 function summarize(runtime, results) {
-  const count = (status) => results.filter((result) => result.status === status).length;
+  const count = (status) =>
+    results.filter((result) => result.status === status).length;
   return `${runtime}: ${count("passed")} passed, ${count("failed")} failed, ${
     count("skipped")
   } skipped`;
 }
 
 function describe(error) {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return error instanceof Error
+    ? `${error.name}: ${error.message}`
+    : String(error);
 }
 
 function withTimeout(promise, ms, what) {

@@ -16,7 +16,9 @@ try {
   );
 } catch (error) {
   console.log(
-    `@@error ${error instanceof Error ? error.stack ?? error.message : String(error)}`,
+    `@@error ${
+      error instanceof Error ? error.stack ?? error.message : String(error)
+    }`,
   );
 } finally {
   console.log("@@done");
