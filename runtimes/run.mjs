@@ -214,9 +214,7 @@ async function runChromium(config, report, signal) {
       ],
     });
     console.log(
-      `chromium ${
-        context.browser()?.version() ?? ""
-      }: dist/runtimes/browser.js from ${pages.url}`,
+      `chromium ${context.browser()?.version() ?? ""}: dist/runtimes/browser.js from ${pages.url}`,
     );
     const page = context.pages()[0] ?? await context.newPage();
     const done = new Promise((resolveDone, rejectDone) => {
@@ -397,8 +395,7 @@ async function serveStatic(config) {
     ".mjs": "text/javascript",
     ".json": "application/json",
   };
-  const page =
-    '<!doctype html><meta charset="utf-8"><title>stash scenarios</title>' +
+  const page = '<!doctype html><meta charset="utf-8"><title>stash scenarios</title>' +
     '<script type="module" src="/runtimes/browser.js"></script>';
   const server = createServer(async (request, response) => {
     const path = new URL(request.url, "http://x").pathname;
@@ -423,9 +420,7 @@ async function serveStatic(config) {
       response.writeHead(404).end();
     }
   });
-  await new Promise((resolveListen) =>
-    server.listen(0, "127.0.0.1", resolveListen)
-  );
+  await new Promise((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
   return {
     url: `http://127.0.0.1:${server.address().port}/`,
     close: () => server.close(),
@@ -435,23 +430,18 @@ async function serveStatic(config) {
 function formatResult(runtime, { name, status, ms, detail }) {
   const label = { passed: "ok  ", failed: "FAIL", skipped: "skip" }[status] ??
     status;
-  return `[${runtime}] ${label} ${name} (${ms} ms)${
-    detail ? `: ${detail}` : ""
-  }`;
+  return `[${runtime}] ${label} ${name} (${ms} ms)${detail ? `: ${detail}` : ""}`;
 }
 
 function summarize(runtime, results) {
-  const count = (status) =>
-    results.filter((result) => result.status === status).length;
+  const count = (status) => results.filter((result) => result.status === status).length;
   return `${runtime}: ${count("passed")} passed, ${count("failed")} failed, ${
     count("skipped")
   } skipped`;
 }
 
 function describe(error) {
-  return error instanceof Error
-    ? `${error.name}: ${error.message}`
-    : String(error);
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 function withTimeout(promise, ms, what) {

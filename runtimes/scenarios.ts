@@ -163,8 +163,7 @@ export const scenarios: readonly Scenario[] = [
     },
   },
   {
-    name:
-      "a missing key rejects with NotFoundError carrying the key and status 404",
+    name: "a missing key rejects with NotFoundError carrying the key and status 404",
     async run({ url, token, prefix }) {
       using client = new Client(url, { token });
       const key = `${prefix}/missing`;
@@ -175,8 +174,7 @@ export const scenarios: readonly Scenario[] = [
     },
   },
   {
-    name:
-      "a bad token rejects with UnauthorizedError that does not reveal the token",
+    name: "a bad token rejects with UnauthorizedError that does not reveal the token",
     async run({ url, prefix }) {
       const badToken = "not-a-valid-token-4711";
       using client = new Client(url, { token: badToken, retries: 0 });
@@ -213,8 +211,7 @@ export const scenarios: readonly Scenario[] = [
     },
   },
   {
-    name:
-      "zkKey decrypts envelopes of the other Stash clients, several reads at once",
+    name: "zkKey decrypts envelopes of the other Stash clients, several reads at once",
     async run({ url, token, prefix, zkWasm, interop }) {
       if (!interop || interop.envelopes.length === 0) {
         throw new Skip("../shared/interop/zk-envelopes.json was not found");
@@ -289,8 +286,7 @@ export const scenarios: readonly Scenario[] = [
  * where no client was given `zkWasm`: the failure must say what to do.
  */
 export const zkWithoutWasmScenario: Scenario = {
-  name:
-    "without zkWasm, zkKey fails with a StashError that names the zkWasm option",
+  name: "without zkWasm, zkKey fails with a StashError that names the zkWasm option",
   async run({ url, token, prefix }) {
     using zk = new Client(url, { token, zkKey: ZK_PASSPHRASE });
     const error = await assertRejects(
@@ -347,9 +343,7 @@ export async function runScenarios(
 
 function describe(error: unknown): string {
   if (error instanceof Error) {
-    const cause = error.cause instanceof Error
-      ? ` (cause: ${error.cause.message})`
-      : "";
+    const cause = error.cause instanceof Error ? ` (cause: ${error.cause.message})` : "";
     return `${error.name}: ${error.message}${cause}`;
   }
   return String(error);

@@ -16,9 +16,7 @@ try {
   );
 } catch (error) {
   console.log(
-    `@@error ${
-      error instanceof Error ? error.stack ?? error.message : String(error)
-    }`,
+    `@@error ${error instanceof Error ? error.stack ?? error.message : String(error)}`,
   );
 } finally {
   console.log("@@done");

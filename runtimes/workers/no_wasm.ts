@@ -6,11 +6,7 @@
  * @module
  */
 
-import {
-  runScenarios,
-  type ScenarioConfig,
-  zkWithoutWasmScenario,
-} from "../scenarios.ts";
+import { runScenarios, type ScenarioConfig, zkWithoutWasmScenario } from "../scenarios.ts";
 
 export default {
   async fetch(request: Request): Promise<Response> {
