@@ -39,6 +39,18 @@ export function parseTimestamp(text: unknown): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/**
+ * The server's own `updated_at` text of each parsed item: nanosecond precision, where a `Date`
+ * keeps milliseconds. A watch compares versions with it, so two writes within one millisecond
+ * still differ. Held aside so `KeyInfo` stays a plain, comparable object.
+ */
+const exactUpdatedAt = new WeakMap<KeyInfo, string>();
+
+/** The server's exact `updated_at` text of an item from {@link parseKeyList}. */
+export function exactUpdatedAtOf(info: KeyInfo): string | undefined {
+  return exactUpdatedAt.get(info);
+}
+
 /** Parses the body of `GET /kv/`: a JSON array of items, or `null` for none. */
 export function parseKeyList(body: string, context: { method: string; key?: string }): KeyInfo[] {
   let parsed: unknown;
@@ -60,7 +72,7 @@ function parseItem(item: unknown, index: number, context: { method: string }): K
     Number.isSafeInteger(o.size) && o.size >= 0 && typeof o.secret === "boolean" &&
     typeof o.zk_encrypted === "boolean" && createdAt && updatedAt;
   if (!valid) throw malformed(`list item ${index} is malformed`, context);
-  return {
+  const info: KeyInfo = {
     key: o.key as string,
     size: o.size as number,
     // A newer server may know formats this client does not; show them as text.
@@ -70,6 +82,8 @@ function parseItem(item: unknown, index: number, context: { method: string }): K
     createdAt: createdAt!,
     updatedAt: updatedAt!,
   };
+  exactUpdatedAt.set(info, o.updated_at as string);
+  return info;
 }
 
 function malformed(what: string, context: { method: string; key?: string }): ResponseError {

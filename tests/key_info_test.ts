@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseKeyList, parseTimestamp } from "../src/key_info.ts";
+import { exactUpdatedAtOf, parseKeyList, parseTimestamp } from "../src/key_info.ts";
 import { ResponseError } from "../src/errors.ts";
 
 Deno.test("parseTimestamp() reads RFC 3339 with 0 to 9 fractional digits", () => {
@@ -64,4 +64,27 @@ Deno.test("parseKeyList() rejects malformed bodies with a ResponseError", () => 
   for (const body of bad) {
     assert.throws(() => parseKeyList(body, { method: "GET" }), ResponseError, body);
   }
+});
+
+Deno.test("parseKeyList() keeps the server's exact updated_at beside the millisecond Date", () => {
+  const item = (updated: string) => ({
+    key: "a",
+    size: 1,
+    format: "text",
+    secret: false,
+    zk_encrypted: false,
+    created_at: "2026-01-04T10:30:00Z",
+    updated_at: updated,
+  });
+  const [first, second] = parseKeyList(
+    JSON.stringify([
+      item("2026-01-04T10:30:00.123456789Z"),
+      item("2026-01-04T10:30:00.123456790Z"),
+    ]),
+    { method: "GET" },
+  );
+  assert.equal(first.updatedAt.getTime(), second.updatedAt.getTime());
+  assert.equal(exactUpdatedAtOf(first), "2026-01-04T10:30:00.123456789Z");
+  assert.equal(exactUpdatedAtOf(second), "2026-01-04T10:30:00.123456790Z");
+  assert.equal(exactUpdatedAtOf({ ...first }), undefined);
 });

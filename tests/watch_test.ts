@@ -552,3 +552,29 @@ Deno.test("invalid watch options throw TypeError or RangeError naming the option
   );
   assert.equal(server.sse.subscriberCount, 0);
 });
+
+Deno.test("a same-size rewrite within one millisecond, unseen by the stream, is still caught", async () => {
+  // A frozen clock: every write lands in the same millisecond; only the server's nanosecond
+  // updated_at (kept exact by the client) tells the versions apart.
+  const frozen = Date.parse("2026-01-04T10:30:00Z");
+  await using server = await startTestServer({ now: () => frozen });
+  server.store.set("app/flag", "on");
+  using client = new Client(server.url);
+  const states = new StateLog();
+  await using view = client.watch("app", {
+    reconnectDelay: 60_000,
+    resyncInterval: 20,
+    onStateChange: states.listener,
+  });
+  const events = new Collector(view);
+  await within(view.ready, "the first listing");
+  await subscribed(server);
+  server.sse.dropStreams();
+  await states.until(() => states.count("reconnecting") === 1, "the stream to break");
+  server.store.set("app/flag", "no");
+  await events.until(() => view.get("app/flag") === "no", "the interval to find the rewrite");
+  assert.deepEqual(events.summary(1), ["~update app/flag=no"]);
+  assert.deepEqual(viewState(view), serverState(server, "app"));
+  view.close();
+  await within(events.done, "the iteration to end");
+});

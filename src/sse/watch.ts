@@ -9,7 +9,7 @@
 
 import "../dispose.ts";
 import { NotFoundError, StashError } from "../errors.ts";
-import type { KeyInfo } from "../key_info.ts";
+import { exactUpdatedAtOf, type KeyInfo } from "../key_info.ts";
 import { normalizeKey } from "../keys.ts";
 import type { CallOptions } from "../options.ts";
 import {
@@ -112,7 +112,8 @@ class Queue<T> {
 
 /** The version of a listed key: any write changes its timestamp, a re-creation its birth. */
 function versionOf(item: KeyInfo): string {
-  return `${item.updatedAt.getTime()}/${item.createdAt.getTime()}/${item.size}`;
+  const updated = exactUpdatedAtOf(item) ?? item.updatedAt.getTime();
+  return `${updated}/${item.createdAt.getTime()}/${item.size}`;
 }
 
 /** Checks a positive integer option; throws `TypeError`/`RangeError` naming it. */
