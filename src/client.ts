@@ -12,7 +12,7 @@ import {
   ResponseError,
   UnauthorizedError,
 } from "./errors.ts";
-import { FORMATS, isFormat } from "./format.ts";
+import { type Format, FORMATS, isFormat } from "./format.ts";
 import { type KeyInfo, parseKeyList } from "./key_info.ts";
 import { checkKey, checkPrefix, checkReadable, encodeKeyPath, normalizeKey } from "./keys.ts";
 import {
@@ -30,6 +30,11 @@ import { ValueCipher } from "./value_cipher.ts";
 
 /** A key no route shadows, asked for with HEAD only to check a token. */
 const AUTH_PROBE_KEY = "stash-client-auth-probe";
+
+/** One constant headers object per format, so the transport merges each only once. */
+const FORMAT_HEADERS = Object.fromEntries(
+  FORMATS.map((format) => [format, { "X-Stash-Format": format }]),
+) as unknown as Record<Format, Record<string, string>>;
 
 /** What {@link Client.set} reports. */
 export interface SetResult {
@@ -152,7 +157,7 @@ export class Client {
       key,
       path: `/kv/${encodeKeyPath(key)}`,
       body,
-      headers: { "X-Stash-Format": format },
+      headers: FORMAT_HEADERS[format],
       accept: [200, 201],
     }, options);
     return { created: response.status === 201 };

@@ -67,6 +67,8 @@ export class Transport {
    * signal instead of one per request, which under a thousand concurrent calls costs O(n²).
    */
   #inFlight = new Set<AbortController>();
+  /** Merged headers per extra-headers object: callers pass constant ones (one per format). */
+  #merged = new WeakMap<Record<string, string>, Record<string, string>>();
 
   /** Creates a transport with a fixed configuration. */
   constructor(config: TransportConfig) {
@@ -103,8 +105,12 @@ export class Transport {
   /** Headers for a request: the client's own, then the request's (names are lower case). */
   headers(extra?: Record<string, string>): Record<string, string> {
     if (!extra) return this.#headers;
-    const headers = { ...this.#headers };
-    for (const name in extra) headers[name.toLowerCase()] = extra[name];
+    let headers = this.#merged.get(extra);
+    if (!headers) {
+      headers = { ...this.#headers };
+      for (const name in extra) headers[name.toLowerCase()] = extra[name];
+      this.#merged.set(extra, headers);
+    }
     return headers;
   }
 
