@@ -101,5 +101,10 @@ export function checkReadable(key: string, method: string): void {
 
 /** Percent-encodes every `/`-separated segment of a checked key. */
 export function encodeKeyPath(key: string): string {
+  // Most keys need no escaping: skip the split and re-join for them.
+  if (PLAIN_PATH.test(key)) return key;
   return key.split("/").map(encodeURIComponent).join("/");
 }
+
+/** Characters that `encodeURIComponent` leaves as they are, and `/`. */
+const PLAIN_PATH = /^[A-Za-z0-9\-_.!~*'()/]*$/;

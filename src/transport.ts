@@ -7,6 +7,7 @@
 
 import { ClientClosedError, ConnectionError, ResponseError, type StashError } from "./errors.ts";
 import type { FetchLike } from "./options.ts";
+import { Deadlines } from "./deadlines.ts";
 import { backoffDelay, isRetryableStatus, serverDelay, sleep } from "./retry.ts";
 import { type CallContext, errorForStatus } from "./status.ts";
 
@@ -67,6 +68,8 @@ export class Transport {
    * signal instead of one per request, which under a thousand concurrent calls costs O(n²).
    */
   #inFlight = new Set<AbortController>();
+  /** One timer for the deadlines of every attempt in flight. */
+  #deadlines = new Deadlines();
   /** Merged headers per extra-headers object: callers pass constant ones (one per format). */
   #merged = new WeakMap<Record<string, string>, Record<string, string>>();
 
@@ -165,10 +168,7 @@ export class Transport {
   /** One attempt: fetch and read the whole body under a single deadline. */
   async #attempt(spec: RequestSpec): Promise<CompleteResponse | StashError> {
     const controller = new AbortController();
-    // A timer cleared as soon as the attempt ends: AbortSignal.timeout() would keep every
-    // request's timer (and what it references) alive for the whole timeout, which at high request
-    // rates holds tens of thousands of them.
-    const timer = setTimeout(() => controller.abort(new AttemptTimeout()), spec.timeout);
+    this.#deadlines.add(controller, spec.timeout, () => new AttemptTimeout());
     const unlink = follow(controller, spec.signal);
     // Closing the client aborts every attempt in #inFlight; one that starts after it never runs.
     const { lifetime } = this.#config;
@@ -194,7 +194,7 @@ export class Transport {
       if (controller.signal.aborted) throw controller.signal.reason;
       throw error;
     } finally {
-      clearTimeout(timer);
+      this.#deadlines.remove(controller);
       unlink();
       this.#inFlight.delete(controller);
     }

@@ -54,3 +54,12 @@ Deno.test("isSecretKey() is true only for a whole `secrets` segment", () => {
   assert.equal(isSecretKey("my-secrets/x"), false);
   assert.equal(isSecretKey("secretsx"), false);
 });
+
+Deno.test("encodeKeyPath() leaves plain keys as they are and matches per-segment encoding", () => {
+  for (
+    const key of ["app/config.yaml", "a-b_c.d!e~f*g'h(i)j/k", "app/my key", "ключ", "a?b", "x%y"]
+  ) {
+    assert.equal(encodeKeyPath(key), key.split("/").map(encodeURIComponent).join("/"), key);
+  }
+  assert.equal(encodeKeyPath("app/config.yaml"), "app/config.yaml");
+});
