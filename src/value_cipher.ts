@@ -8,19 +8,12 @@
 
 import { DecryptionError } from "./errors.ts";
 import type { ZkWasmModules } from "./options.ts";
-import { utf8 } from "./utf8.ts";
+import { isEnvelope } from "./zk/marker.ts";
+import { passphraseBytes } from "./zk/passphrase.ts";
 import type { ZkCodec } from "./zk/codec.ts";
 
-/** Bytes a passphrase needs at least, counted in UTF-8 as the Go client does. */
-export const MIN_PASSPHRASE_BYTES = 16;
-
-const ENVELOPE_PREFIX = [0x24, 0x5a, 0x4b, 0x24]; // "$ZK$"
-
 /** True when a stored value is a zero-knowledge envelope: `$ZK$` and more. */
-export function looksEncrypted(stored: Uint8Array): boolean {
-  return stored.length > ENVELOPE_PREFIX.length &&
-    ENVELOPE_PREFIX.every((byte, index) => stored[index] === byte);
-}
+export { isEnvelope as looksEncrypted } from "./zk/marker.ts";
 
 /** Encrypts and decrypts values for one client. */
 export class ValueCipher {
@@ -31,15 +24,7 @@ export class ValueCipher {
 
   /** Checks and copies the passphrase; the caller's string or buffer is not kept. */
   constructor(passphrase: string | Uint8Array, wasm?: ZkWasmModules) {
-    const bytes = typeof passphrase === "string" ? utf8(passphrase) : passphrase.slice();
-    if (bytes.length < MIN_PASSPHRASE_BYTES) {
-      const length = bytes.length;
-      bytes.fill(0);
-      throw new RangeError(
-        `zkKey must be at least ${MIN_PASSPHRASE_BYTES} UTF-8 bytes, received ${length}`,
-      );
-    }
-    this.#passphrase = bytes;
+    this.#passphrase = passphraseBytes(passphrase);
     this.#wasm = wasm;
   }
 
@@ -54,7 +39,7 @@ export class ValueCipher {
 
   /** Decrypts an envelope; any other stored value is returned unchanged. */
   async decrypt(stored: Uint8Array, context: { method: string; key: string }): Promise<Uint8Array> {
-    if (!looksEncrypted(stored)) return stored;
+    if (!isEnvelope(stored)) return stored;
     const codec = await this.#load(context);
     return await codec.decrypt(stored, context);
   }

@@ -26,12 +26,11 @@ import {
 } from "./envelope.ts";
 import { KeyCache } from "./key_cache.ts";
 import { type Argon2Wasm, configureArgon2, deriveKeyBytes } from "./kdf.ts";
+import { passphraseBytes } from "./passphrase.ts";
 
 export { isEnvelope } from "./envelope.ts";
+export { MIN_PASSPHRASE_BYTES } from "./passphrase.ts";
 export { type Argon2Wasm, configureArgon2, deriveKeyBytes, type DeriveOptions } from "./kdf.ts";
-
-/** Fewest UTF-8 bytes a passphrase may have (the Go client's rule). */
-export const MIN_PASSPHRASE_BYTES = 16;
 
 /** Keys kept per codec unless `cacheSize` says otherwise. */
 export const DEFAULT_CACHE_SIZE = 64;
@@ -256,24 +255,6 @@ export async function encryptWith(
   const cryptoKey = key instanceof Uint8Array ? await importKeyAndWipe(key.slice()) : key;
   const sealed = await seal(cryptoKey, ownBuffer(nonce), ownBuffer(plaintext));
   return formatEnvelope(salt, nonce, sealed);
-}
-
-function passphraseBytes(passphrase: string | Uint8Array): Uint8Array<ArrayBuffer> {
-  let bytes: Uint8Array<ArrayBuffer>;
-  if (typeof passphrase === "string") bytes = new TextEncoder().encode(passphrase);
-  else if (passphrase instanceof Uint8Array) bytes = new Uint8Array(passphrase);
-  else {
-    const what = passphrase === null ? "null" : typeof passphrase;
-    throw new TypeError(`zkKey must be a string or a Uint8Array, received ${what}`);
-  }
-  if (bytes.length < MIN_PASSPHRASE_BYTES) {
-    const length = bytes.length;
-    bytes.fill(0);
-    throw new RangeError(
-      `zkKey must be at least ${MIN_PASSPHRASE_BYTES} UTF-8 bytes, received ${length}`,
-    );
-  }
-  return bytes;
 }
 
 function defectError(

@@ -6,6 +6,9 @@
  */
 
 import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { PREFIX_BYTES } from "./marker.ts";
+
+export { ENVELOPE_PREFIX, isEnvelope } from "./marker.ts";
 
 /** Bytes of the Argon2id salt at the start of the payload. */
 export const SALT_LENGTH = 16;
@@ -15,10 +18,6 @@ export const NONCE_LENGTH = 12;
 export const TAG_LENGTH = 16;
 /** Smallest decoded payload: salt, nonce and tag around an empty ciphertext. */
 export const MIN_PAYLOAD_LENGTH: number = SALT_LENGTH + NONCE_LENGTH + TAG_LENGTH;
-
-/** The ASCII marker `$ZK$` that starts every envelope. */
-export const ENVELOPE_PREFIX = "$ZK$";
-const PREFIX_BYTES = [0x24, 0x5a, 0x4b, 0x24];
 
 /** The parts of a decoded envelope; views into one fresh buffer. */
 export interface EnvelopeParts {
@@ -37,16 +36,6 @@ export type EnvelopeDefect = "base64" | "too-short";
 export type ParsedEnvelope =
   | { ok: true; parts: EnvelopeParts }
   | { ok: false; defect: EnvelopeDefect; decodedLength?: number };
-
-/**
- * True when a stored value is an envelope to decrypt: it starts with `$ZK$` and is longer than
- * those 4 bytes. Anything else (including `$ZK$` alone) is a plain value.
- */
-export function isEnvelope(stored: Uint8Array): boolean {
-  return stored.length > PREFIX_BYTES.length &&
-    stored[0] === PREFIX_BYTES[0] && stored[1] === PREFIX_BYTES[1] &&
-    stored[2] === PREFIX_BYTES[2] && stored[3] === PREFIX_BYTES[3];
-}
 
 /**
  * Decodes an envelope strictly. `stored` must satisfy {@link isEnvelope}.
