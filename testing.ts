@@ -28,7 +28,7 @@ export { startTestServer, type TestServer, type TestServerOptions } from "./src/
 export { type StashServerOptions } from "./src/testing/options.ts";
 export {
   type ChangeAction,
-  type KeyInfo,
+  type ListItem,
   MemoryStore,
   type MemoryStoreOptions,
   type StoreChange,

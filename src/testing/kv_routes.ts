@@ -11,7 +11,7 @@ import type { Grant } from "./auth.ts";
 import { emptyResponse, jsonError, jsonResponse, textError } from "./responses.ts";
 import type { SseHub } from "./sse_hub.ts";
 import { parseTopic, topicPattern } from "./sse_topic.ts";
-import type { KeyInfo, MemoryStore } from "./store.ts";
+import type { ListItem, MemoryStore } from "./store.ts";
 import { isValidZkEnvelope, isZkValue } from "./zk_check.ts";
 
 /** What the handlers need. */
@@ -51,7 +51,7 @@ export function listKeys(ctx: KvContext, query: URLSearchParams, grant?: Grant):
   const filterName = query.get("filter") ?? "";
   const filter = Object.hasOwn(FILTERS, filterName) ? FILTERS[filterName] : undefined;
   if (!filter) return jsonError(400, `invalid filter: ${filterName}`);
-  let items: KeyInfo[] = ctx.store.list(prefix);
+  let items: ListItem[] = ctx.store.list(prefix);
   if (ctx.authOn) {
     items = items.filter((item) => grant?.can(item.key, "read") ?? false);
     if (items.length === 0) return jsonError(401, "unauthorized");

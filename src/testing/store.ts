@@ -23,7 +23,7 @@ export interface StoreChange {
 }
 
 /** One list item, with the server's JSON field names and order. */
-export interface KeyInfo {
+export interface ListItem {
   /** The normalised key. */
   key: string;
   /** Bytes of the stored value (for a ZK value, the length of its `$ZK$...` text). */
@@ -163,8 +163,8 @@ export class MemoryStore {
    * Metadata of the keys that start with the string `prefix` (no glob, no implied `/`),
    * sorted by `updated_at`, newest first.
    */
-  list(prefix = ""): KeyInfo[] {
-    const items: KeyInfo[] = [];
+  list(prefix = ""): ListItem[] {
+    const items: ListItem[] = [];
     for (const [key, entry] of this.#entries) {
       if (!key.startsWith(prefix)) continue;
       items.push({
