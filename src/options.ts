@@ -205,9 +205,42 @@ function isWasm(value: unknown): boolean {
     ArrayBuffer.isView(value);
 }
 
+/** Longest delay `setTimeout` honours; a longer one fires at once. */
+export const MAX_TIMER_DELAY = 2_147_483_647;
+
+/** Checks a delay option; throws `TypeError`/`RangeError` naming it. */
+export function checkDelay(name: string, value: unknown): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a number of milliseconds, received ${typeof value}`);
+  }
+  if (!(value > 0 && value <= MAX_TIMER_DELAY)) {
+    throw new RangeError(
+      `${name} must be a number of milliseconds from 1 to ${MAX_TIMER_DELAY}, received ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Checks a positive integer option; throws `TypeError`/`RangeError` naming it. */
+export function checkCount(name: string, value: unknown): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a positive integer, received ${typeof value}`);
+  }
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, received ${value}`);
+  }
+  return value;
+}
+
 function positive(name: string, value: unknown, unit = "milliseconds"): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
     throw new RangeError(`${name} must be a positive number of ${unit}, received ${value}`);
+  }
+  // A longer timer fires at once in every runtime: the call would time out immediately.
+  if (unit === "milliseconds" && value > MAX_TIMER_DELAY) {
+    throw new RangeError(
+      `${name} must be at most ${MAX_TIMER_DELAY} milliseconds, received ${value}`,
+    );
   }
   return value;
 }

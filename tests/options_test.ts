@@ -98,3 +98,13 @@ Deno.test("per-call options are checked too", async () => {
   await assert.rejects(client.setJSON("k", undefined), /cannot be represented as JSON/);
   await assert.rejects(client.list(5 as unknown as string), /prefix must be a string/);
 });
+
+Deno.test("a timeout longer than timers can wait is refused instead of firing at once", async () => {
+  assert.throws(() => new Client("http://host", { timeout: 3_000_000_000 }), {
+    name: "RangeError",
+    message: "timeout must be at most 2147483647 milliseconds, received 3000000000",
+  });
+  using client = new Client("http://host", { fetch: () => Promise.resolve(new Response("v")) });
+  await assert.rejects(client.get("k", { timeout: 2 ** 31 }), RangeError);
+  assert.equal(await client.get("k", { timeout: 2 ** 31 - 1 }), "v");
+});

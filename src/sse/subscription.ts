@@ -8,6 +8,7 @@
 import "../dispose.ts";
 import { ResponseError, type StashError } from "../errors.ts";
 import { parseTimestamp } from "../key_info.ts";
+import { checkDelay } from "../options.ts";
 import { sleep } from "../retry.ts";
 
 /**
@@ -76,22 +77,6 @@ export interface StreamSource {
 }
 
 const ACTIONS = new Set(["create", "update", "delete"]);
-
-/** Longest delay `setTimeout` honours; a longer one fires at once. */
-const MAX_TIMER_DELAY = 2_147_483_647;
-
-/** Checks a delay option; throws `TypeError`/`RangeError` naming it. */
-export function checkDelay(name: string, value: unknown): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a number of milliseconds, received ${typeof value}`);
-  }
-  if (!(value > 0 && value <= MAX_TIMER_DELAY)) {
-    throw new RangeError(
-      `${name} must be a number of milliseconds from 1 to ${MAX_TIMER_DELAY}, received ${value}`,
-    );
-  }
-  return value;
-}
 
 /**
  * Change notifications for a key, a prefix or every key: an async iterable that reconnects by

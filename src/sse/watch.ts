@@ -11,13 +11,12 @@ import "../dispose.ts";
 import { NotFoundError, StashError } from "../errors.ts";
 import { exactUpdatedAtOf, type KeyInfo } from "../key_info.ts";
 import { normalizeKey } from "../keys.ts";
-import type { CallOptions } from "../options.ts";
-import {
-  type ChangeAction,
-  checkDelay,
-  type SubscribeOptions,
-  type Subscription,
-  type SubscriptionState,
+import { type CallOptions, checkCount, checkDelay } from "../options.ts";
+import type {
+  ChangeAction,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionState,
 } from "./subscription.ts";
 
 /** A change seen by a {@link Watch}. */
@@ -114,17 +113,6 @@ class Queue<T> {
 function versionOf(item: KeyInfo): string {
   const updated = exactUpdatedAtOf(item) ?? item.updatedAt.getTime();
   return `${updated}/${item.createdAt.getTime()}/${item.size}`;
-}
-
-/** Checks a positive integer option; throws `TypeError`/`RangeError` naming it. */
-function checkCount(name: string, value: unknown): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a positive integer, received ${typeof value}`);
-  }
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, received ${value}`);
-  }
-  return value;
 }
 
 /**
